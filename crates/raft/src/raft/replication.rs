@@ -221,7 +221,7 @@ impl<S: Storage> Raft<S> {
         if self.maybe_commit() {
             self.bcast_pending = true;
         } else if was_paused {
-            self.send_append(m.from, false);
+            self.send_append(m.from, true);
         }
         while self.send_append(m.from, false) {}
         if self.lead_transferee == Some(m.from) && matched == self.raft_log.last_index() {
