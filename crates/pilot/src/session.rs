@@ -65,8 +65,9 @@ impl Session {
         }
     }
 
-    /// Runs one command and prints its reply; for `SUBSCRIBE`-like commands keeps printing
-    /// messages until the connection closes.
+    /// Runs one command and prints its reply (after any RESP3 push messages that arrive
+    /// first); for `SUBSCRIBE`-like commands keeps printing messages until the connection
+    /// closes.
     pub fn command(&mut self, args: &[Bytes]) -> Result<()> {
         let streaming = args.first().is_some_and(|name| {
             let name = name.to_ascii_lowercase();
@@ -88,7 +89,8 @@ impl Session {
             let mut out = std::io::stdout().lock();
             out.write_all(&format_reply(&reply))?;
             out.flush()?;
-            if !streaming {
+            // An out-of-band push (RESP3) is printed, then the command's own reply follows.
+            if !streaming && !matches!(reply, Frame::Push(_)) {
                 return Ok(());
             }
             reply = match self.conn.as_mut() {

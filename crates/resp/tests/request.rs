@@ -212,3 +212,12 @@ fn large_bulk_in_small_pieces_is_linear() {
     assert_eq!(args[1].len(), len);
     assert_eq!(calls, len / 4096);
 }
+
+#[test]
+fn bytes_after_bulk_data_are_not_checked_like_redis() {
+    // Redis 7 answers +PONG twice to this: the two bytes after the data are skipped unread.
+    assert_eq!(
+        ok(b"*1\r\n$4\r\nPINGXX*1\r\n$4\r\nPING\r\n"),
+        [vec!["PING"], vec!["PING"]]
+    );
+}
