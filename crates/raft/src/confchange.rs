@@ -41,12 +41,16 @@ pub fn apply(tracker: &ProgressTracker, cc: &ConfChange, next_idx: u64) -> Resul
 pub fn mode(tracker: &ProgressTracker, cc: &ConfChange) -> Result<ChangeMode> {
     if cc.changes.is_empty() {
         if !tracker.is_joint() {
-            return Err(Error::InvalidConfChange("not in a joint configuration".into()));
+            return Err(Error::InvalidConfChange(
+                "not in a joint configuration".into(),
+            ));
         }
         return Ok(ChangeMode::LeaveJoint);
     }
     if tracker.is_joint() {
-        return Err(Error::InvalidConfChange("must leave the joint configuration first".into()));
+        return Err(Error::InvalidConfChange(
+            "must leave the joint configuration first".into(),
+        ));
     }
     if cc.changes.iter().any(|c| c.node_id == NodeId(0)) {
         return Err(Error::InvalidConfChange("node id 0 is reserved".into()));
@@ -132,7 +136,13 @@ fn leave_joint(t: &mut ProgressTracker) {
 }
 
 fn check_invariants(t: &ProgressTracker) -> Result<()> {
-    for id in t.voters.ids().iter().chain(&t.learners).chain(&t.learners_next) {
+    for id in t
+        .voters
+        .ids()
+        .iter()
+        .chain(&t.learners)
+        .chain(&t.learners_next)
+    {
         if !t.progress.contains_key(id) {
             return Err(Error::InvalidConfChange(format!("no progress for {id}")));
         }
@@ -140,8 +150,13 @@ fn check_invariants(t: &ProgressTracker) -> Result<()> {
     if t.learners.iter().any(|id| t.voters.contains(*id)) {
         return Err(Error::InvalidConfChange("a learner is also a voter".into()));
     }
-    if t.learners_next.iter().any(|id| !t.voters.outgoing.voters.contains(id)) {
-        return Err(Error::InvalidConfChange("learners_next outside outgoing voters".into()));
+    if t.learners_next
+        .iter()
+        .any(|id| !t.voters.outgoing.voters.contains(id))
+    {
+        return Err(Error::InvalidConfChange(
+            "learners_next outside outgoing voters".into(),
+        ));
     }
     Ok(())
 }
@@ -157,11 +172,17 @@ mod tests {
 
     #[test]
     fn replace_a_voter_goes_through_joint_and_back() {
-        let cs = ConfState { voters: ids(&[1, 2, 3]), ..Default::default() };
+        let cs = ConfState {
+            voters: ids(&[1, 2, 3]),
+            ..Default::default()
+        };
         let t = ProgressTracker::from_conf_state(&cs, 1, 4);
         let cc = ConfChange {
             changes: vec![
-                crate::ConfChangeSingle { change_type: ConfChangeType::AddNode, node_id: NodeId(4) },
+                crate::ConfChangeSingle {
+                    change_type: ConfChangeType::AddNode,
+                    node_id: NodeId(4),
+                },
                 crate::ConfChangeSingle {
                     change_type: ConfChangeType::AddLearner,
                     node_id: NodeId(3),
@@ -183,7 +204,10 @@ mod tests {
 
     #[test]
     fn learner_only_change_is_simple_and_empty_voters_is_refused() {
-        let cs = ConfState { voters: ids(&[1]), ..Default::default() };
+        let cs = ConfState {
+            voters: ids(&[1]),
+            ..Default::default()
+        };
         let t = ProgressTracker::from_conf_state(&cs, 1, 4);
         let add = ConfChange::single(ConfChangeType::AddLearner, NodeId(2));
         assert_eq!(mode(&t, &add).unwrap(), ChangeMode::Simple);

@@ -17,8 +17,9 @@ pub struct Config {
     pub seed: u64,
     /// Run a pre-vote round before raising the term (thesis §9.6).
     pub pre_vote: bool,
-    /// A leader steps down when it has not heard from a quorum for an election timeout,
-    /// and followers ignore votes while they hear from a leader (thesis §6.2, §4.2.3).
+    /// A leader steps down when it has not heard from a quorum for an election timeout
+    /// (thesis §6.2). (Followers ignore votes while they hear from a leader whether or
+    /// not this is on, Raft §6.)
     pub check_quorum: bool,
     /// Serve reads from a leader lease (requires `check_quorum`).
     pub lease_read: bool,

@@ -16,6 +16,10 @@ pub enum Error {
     /// A leader transfer to the given node is in progress; proposals are refused.
     #[error("leader transfer to {0} in progress")]
     TransferInProgress(NodeId),
+    /// This leader is being removed from (or demoted in) the configuration and takes
+    /// no more proposals.
+    #[error("leader is leaving the configuration")]
+    LeaderLeaving,
     /// Appending the proposal would exceed `max_uncommitted_bytes`.
     #[error("proposal would exceed max_uncommitted_bytes")]
     UncommittedLimitExceeded,

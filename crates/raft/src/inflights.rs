@@ -14,7 +14,10 @@ pub struct Inflights {
 impl Inflights {
     /// An empty window holding at most `max_inflight_msgs` messages.
     pub fn new(max_inflight_msgs: usize) -> Self {
-        Self { queue: VecDeque::with_capacity(max_inflight_msgs.min(64)), max_inflight_msgs }
+        Self {
+            queue: VecDeque::with_capacity(max_inflight_msgs.min(64)),
+            max_inflight_msgs,
+        }
     }
 
     /// Records a message whose last entry is `last_index`.

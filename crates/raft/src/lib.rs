@@ -69,8 +69,8 @@
 //!
 //! `examples/three_nodes.rs` drives three nodes in memory.
 
-mod config;
 mod confchange;
+mod config;
 mod error;
 mod inflights;
 mod log;
@@ -91,9 +91,9 @@ pub use error::{Error, Result};
 pub use inflights::Inflights;
 pub use log::RaftLog;
 pub use message::{
-    ConfChange, ConfChangeSingle, ConfChangeType, ConfState, Entry, EntryKind, HardState,
-    Message, MessageType, NodeId, ReadState, Snapshot, SnapshotMetadata, SnapshotStatus,
-    SoftState, StateRole, ENTRY_OVERHEAD_BYTES,
+    ConfChange, ConfChangeSingle, ConfChangeType, ConfState, Entry, EntryKind, HardState, Message,
+    MessageType, NodeId, ReadState, Snapshot, SnapshotMetadata, SnapshotStatus, SoftState,
+    StateRole, ENTRY_OVERHEAD_BYTES,
 };
 pub use prng::Prng;
 pub use progress::{Progress, ProgressState};

@@ -30,7 +30,12 @@ impl<S: Storage> RaftLog<S> {
                 "applied {applied} is beyond the durable commit index {committed}"
             )));
         }
-        Ok(Self { store, unstable: Unstable::new(last), committed, applied })
+        Ok(Self {
+            store,
+            unstable: Unstable::new(last),
+            committed,
+            applied,
+        })
     }
 
     /// The storage.
@@ -52,7 +57,10 @@ impl<S: Storage> RaftLog<S> {
     pub fn first_index(&self) -> u64 {
         match self.unstable.maybe_first_index() {
             Some(i) => i,
-            None => self.store.first_index().unwrap_or_else(|e| panic!("storage first_index: {e}")),
+            None => self
+                .store
+                .first_index()
+                .unwrap_or_else(|e| panic!("storage first_index: {e}")),
         }
     }
 
@@ -60,7 +68,10 @@ impl<S: Storage> RaftLog<S> {
     pub fn last_index(&self) -> u64 {
         match self.unstable.maybe_last_index() {
             Some(i) => i,
-            None => self.store.last_index().unwrap_or_else(|e| panic!("storage last_index: {e}")),
+            None => self
+                .store
+                .last_index()
+                .unwrap_or_else(|e| panic!("storage last_index: {e}")),
         }
     }
 
@@ -93,7 +104,8 @@ impl<S: Storage> RaftLog<S> {
 
     /// Term of the last entry.
     pub fn last_term(&self) -> u64 {
-        self.term(self.last_index()).unwrap_or_else(|e| panic!("term of last index: {e}"))
+        self.term(self.last_index())
+            .unwrap_or_else(|e| panic!("term of last index: {e}"))
     }
 
     /// Whether the entry at `index` has term `term`.
@@ -109,7 +121,9 @@ impl<S: Storage> RaftLog<S> {
 
     /// First index in `ents` that conflicts with (or extends) our log; 0 if none.
     pub fn find_conflict(&self, ents: &[Entry]) -> u64 {
-        ents.iter().find(|e| !self.match_term(e.index, e.term)).map_or(0, |e| e.index)
+        ents.iter()
+            .find(|e| !self.match_term(e.index, e.term))
+            .map_or(0, |e| e.index)
     }
 
     /// Largest index `<= index` whose term is `<= term`, with that term: the fast
@@ -154,7 +168,9 @@ impl<S: Storage> RaftLog<S> {
 
     /// Appends entries to the unstable tail; returns the new last index.
     pub fn append(&mut self, ents: Vec<Entry>) -> u64 {
-        let Some(first) = ents.first() else { return self.last_index() };
+        let Some(first) = ents.first() else {
+            return self.last_index();
+        };
         assert!(
             first.index > self.committed,
             "appending at {} would overwrite committed {}",
@@ -204,7 +220,10 @@ impl<S: Storage> RaftLog<S> {
         if lo < self.first_index() {
             return Err(Error::Compacted);
         }
-        assert!(hi <= self.last_index() + 1, "slice [{lo}, {hi}) beyond the log");
+        assert!(
+            hi <= self.last_index() + 1,
+            "slice [{lo}, {hi}) beyond the log"
+        );
         let offset = self.unstable.offset;
         let mut ents = if lo < offset {
             self.store.entries(lo, hi.min(offset), max_size_bytes)?
@@ -260,7 +279,11 @@ mod tests {
     use crate::storage::MemStorage;
 
     fn ent(index: u64, term: u64) -> Entry {
-        Entry { index, term, ..Default::default() }
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
     }
 
     fn log_with(ents: &[(u64, u64)]) -> RaftLog<MemStorage> {
@@ -282,7 +305,10 @@ mod tests {
         let mut l = log_with(&[(1, 1), (2, 1)]);
         l.append(vec![ent(3, 2), ent(4, 2)]);
         let s = l.slice(1, 5, u64::MAX).unwrap();
-        assert_eq!(s.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            s.iter().map(|e| e.index).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(l.persisted_last_index(), 2);
         l.store.append(&[ent(3, 2), ent(4, 2)]);
         l.unstable.stable_to(4, 2);

@@ -237,7 +237,13 @@ pub struct ConfChange {
 impl ConfChange {
     /// A change with one element.
     pub fn single(change_type: ConfChangeType, node_id: NodeId) -> Self {
-        Self { changes: vec![ConfChangeSingle { change_type, node_id }], context: Vec::new() }
+        Self {
+            changes: vec![ConfChangeSingle {
+                change_type,
+                node_id,
+            }],
+            context: Vec::new(),
+        }
     }
 
     /// Encodes the change as entry data: `u32` count, then per change a type byte and a
@@ -271,7 +277,10 @@ impl ConfChange {
                 2 => ConfChangeType::RemoveNode,
                 t => return Err(Error::Decode(format!("unknown conf change type {t}"))),
             };
-            changes.push(ConfChangeSingle { change_type, node_id: NodeId(r.u64()?) });
+            changes.push(ConfChangeSingle {
+                change_type,
+                node_id: NodeId(r.u64()?),
+            });
         }
         let len = r.u32()? as usize;
         let context = r.take(len)?.to_vec();
@@ -319,8 +328,14 @@ mod tests {
     fn conf_change_round_trips() {
         let cc = ConfChange {
             changes: vec![
-                ConfChangeSingle { change_type: ConfChangeType::AddNode, node_id: NodeId(4) },
-                ConfChangeSingle { change_type: ConfChangeType::RemoveNode, node_id: NodeId(1) },
+                ConfChangeSingle {
+                    change_type: ConfChangeType::AddNode,
+                    node_id: NodeId(4),
+                },
+                ConfChangeSingle {
+                    change_type: ConfChangeType::RemoveNode,
+                    node_id: NodeId(1),
+                },
             ],
             context: b"ctx".to_vec(),
         };

@@ -89,7 +89,11 @@ impl JointConfig {
 
     /// Every voter of either half.
     pub fn ids(&self) -> BTreeSet<NodeId> {
-        self.incoming.voters.union(&self.outgoing.voters).copied().collect()
+        self.incoming
+            .voters
+            .union(&self.outgoing.voters)
+            .copied()
+            .collect()
     }
 
     /// Whether `id` votes in either half.
@@ -103,7 +107,9 @@ mod tests {
     use super::*;
 
     fn cfg(ids: &[u64]) -> MajorityConfig {
-        MajorityConfig { voters: ids.iter().map(|&i| NodeId(i)).collect() }
+        MajorityConfig {
+            voters: ids.iter().map(|&i| NodeId(i)).collect(),
+        }
     }
 
     #[test]
@@ -111,13 +117,19 @@ mod tests {
         let c = cfg(&[1, 2, 3]);
         let matched = [0, 5, 3, 1];
         assert_eq!(c.committed_index(|id| matched[id.0 as usize]), 3);
-        let j = JointConfig { incoming: c, outgoing: cfg(&[3]) };
+        let j = JointConfig {
+            incoming: c,
+            outgoing: cfg(&[3]),
+        };
         assert_eq!(j.committed_index(|id| matched[id.0 as usize]), 1);
     }
 
     #[test]
     fn joint_votes_need_both_halves() {
-        let j = JointConfig { incoming: cfg(&[1, 2, 3]), outgoing: cfg(&[3, 4, 5]) };
+        let j = JointConfig {
+            incoming: cfg(&[1, 2, 3]),
+            outgoing: cfg(&[3, 4, 5]),
+        };
         let mut v = BTreeMap::new();
         v.insert(NodeId(1), true);
         v.insert(NodeId(2), true);

@@ -106,7 +106,10 @@ impl<S: Storage> Raft<S> {
         }
         let next = raft_log.last_index() + 1;
         let tracker = ProgressTracker::from_conf_state(&rs.conf_state, next, cfg.max_inflight_msgs);
-        let seed = cfg.seed ^ cfg.id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Mix the id through the generator rather than with its own increment: streams
+        // whose seeds differ by a multiple of that increment are shifted copies of each
+        // other, which gave two voters identical election timeouts (found by the sim).
+        let seed = cfg.seed ^ Prng::new(cfg.id.0).next_u64();
         let mut r = Self {
             id: cfg.id,
             term: hs.term,
@@ -139,12 +142,19 @@ impl<S: Storage> Raft<S> {
 
     /// Durable state to persist.
     pub fn hard_state(&self) -> HardState {
-        HardState { term: self.term, vote: self.vote, commit: self.raft_log.committed }
+        HardState {
+            term: self.term,
+            vote: self.vote,
+            commit: self.raft_log.committed,
+        }
     }
 
     /// Volatile role and leader.
     pub fn soft_state(&self) -> SoftState {
-        SoftState { leader: self.leader_id, role: self.role }
+        SoftState {
+            leader: self.leader_id,
+            role: self.role,
+        }
     }
 
     /// Whether this node may campaign: it is a voter of the current configuration.
@@ -167,7 +177,13 @@ impl<S: Storage> Raft<S> {
 
     /// A message of `msg_type` to `to` with the current term.
     pub(crate) fn new_message(&self, to: NodeId, msg_type: MessageType) -> Message {
-        Message { msg_type, to, from: self.id, term: self.term, ..Default::default() }
+        Message {
+            msg_type,
+            to,
+            from: self.id,
+            term: self.term,
+            ..Default::default()
+        }
     }
 
     /// Advances time by one tick. Returns false if the group is quiesced here and the
@@ -189,8 +205,11 @@ impl<S: Storage> Raft<S> {
         self.election_elapsed += 1;
         if self.promotable() && self.election_elapsed >= self.randomized_election_ticks {
             self.election_elapsed = 0;
-            let kind =
-                if self.cfg.pre_vote { CampaignKind::PreElection } else { CampaignKind::Election };
+            let kind = if self.cfg.pre_vote {
+                CampaignKind::PreElection
+            } else {
+                CampaignKind::Election
+            };
             // An ordinary refusal (unapplied conf change) just waits for the next timeout.
             let _ = self.hup(kind);
         }
@@ -268,7 +287,11 @@ impl<S: Storage> Raft<S> {
             return;
         }
         let (index, log_term) = (self.raft_log.last_index(), self.raft_log.last_term());
-        let context = if kind == CampaignKind::Transfer { CAMPAIGN_TRANSFER.to_vec() } else { vec![] };
+        let context = if kind == CampaignKind::Transfer {
+            CAMPAIGN_TRANSFER.to_vec()
+        } else {
+            vec![]
+        };
         for id in self.tracker.voters.ids() {
             if id == self.id {
                 continue;
@@ -299,8 +322,10 @@ impl<S: Storage> Raft<S> {
         self.lead_transferee = None;
         self.lease_disabled = false;
         self.tracker.reset_votes();
-        let (next, persisted) =
-            (self.raft_log.last_index() + 1, self.raft_log.persisted_last_index());
+        let (next, persisted) = (
+            self.raft_log.last_index() + 1,
+            self.raft_log.persisted_last_index(),
+        );
         let max = self.cfg.max_inflight_msgs;
         for (&id, pr) in self.tracker.progress.iter_mut() {
             let is_learner = pr.is_learner;
@@ -329,7 +354,12 @@ impl<S: Storage> Raft<S> {
 
     /// Role change: pre-candidate. Neither the term nor the vote changes (thesis §9.6).
     fn become_pre_candidate(&mut self) {
-        assert_ne!(self.role, StateRole::Leader, "{}: leader cannot pre-campaign", self.id);
+        assert_ne!(
+            self.role,
+            StateRole::Leader,
+            "{}: leader cannot pre-campaign",
+            self.id
+        );
         self.role = StateRole::PreCandidate;
         self.tracker.reset_votes();
         self.leader_id = None;
@@ -337,7 +367,12 @@ impl<S: Storage> Raft<S> {
 
     /// Role change: candidate of the next term, voting for itself (Raft §5.2).
     fn become_candidate(&mut self) {
-        assert_ne!(self.role, StateRole::Leader, "{}: leader cannot campaign", self.id);
+        assert_ne!(
+            self.role,
+            StateRole::Leader,
+            "{}: leader cannot campaign",
+            self.id
+        );
         self.reset(self.term + 1);
         self.vote = Some(self.id);
         self.role = StateRole::Candidate;
@@ -346,7 +381,12 @@ impl<S: Storage> Raft<S> {
     /// Role change: leader. Appends an empty entry of the new term so that earlier
     /// entries can commit (Raft §5.4.2, §8).
     pub(crate) fn become_leader(&mut self) {
-        assert_ne!(self.role, StateRole::Follower, "{}: follower cannot lead", self.id);
+        assert_ne!(
+            self.role,
+            StateRole::Follower,
+            "{}: follower cannot lead",
+            self.id
+        );
         self.reset(self.term);
         self.role = StateRole::Leader;
         self.leader_id = Some(self.id);
@@ -392,15 +432,19 @@ impl<S: Storage> Raft<S> {
     }
 
     /// Raft §5.1: a higher term makes us a follower — except that votes are ignored while
-    /// we still hear from a leader (thesis §4.2.3), and pre-votes change no term.
-    /// Returns whether to go on handling the message.
+    /// we still hear from a leader, and pre-votes change no term. Returns whether to go
+    /// on handling the message.
+    ///
+    /// Raft §6: "if a server receives a RequestVote RPC within the minimum election
+    /// timeout of hearing from a current leader, it does not update its term or grant its
+    /// vote", so removed servers cannot disrupt the cluster. Applied whether or not
+    /// CheckQuorum is on; leader transfers bypass it.
     fn step_higher_term(&mut self, m: &Message) -> bool {
         use MessageType as T;
         if matches!(m.msg_type, T::RequestVote | T::RequestPreVote) {
             let force = m.context == CAMPAIGN_TRANSFER;
-            let in_lease = self.cfg.check_quorum
-                && self.leader_id.is_some()
-                && self.election_elapsed < self.cfg.election_ticks;
+            let in_lease =
+                self.leader_id.is_some() && self.election_elapsed < self.cfg.election_ticks;
             if !force && in_lease {
                 return false;
             }
@@ -417,12 +461,12 @@ impl<S: Storage> Raft<S> {
     }
 
     /// A message from an older term: tell a stale leader or pre-candidate about our term
-    /// so it steps down (thesis §9.6 with CheckQuorum), ignore the rest.
+    /// so it steps down (Raft §5.1), ignore the rest. This is unconditional: a member
+    /// that cannot campaign (e.g. it has not yet applied the change that makes it a
+    /// voter) would otherwise never let a stale leader learn its higher term.
     fn step_lower_term(&mut self, m: &Message) {
         use MessageType as T;
-        if (self.cfg.check_quorum || self.cfg.pre_vote)
-            && matches!(m.msg_type, T::Heartbeat | T::Append | T::Quiesce)
-        {
+        if matches!(m.msg_type, T::Heartbeat | T::Append | T::Quiesce) {
             let r = self.new_message(m.from, T::AppendResponse);
             self.send(r);
         } else if m.msg_type == T::RequestPreVote {
@@ -435,8 +479,11 @@ impl<S: Storage> Raft<S> {
     /// Raft §5.2 and §5.4.1: grant at most one vote per term, only to an up-to-date log.
     fn handle_vote_request(&mut self, m: &Message) {
         let pre = m.msg_type == MessageType::RequestPreVote;
-        let resp_type =
-            if pre { MessageType::RequestPreVoteResponse } else { MessageType::RequestVoteResponse };
+        let resp_type = if pre {
+            MessageType::RequestPreVoteResponse
+        } else {
+            MessageType::RequestVoteResponse
+        };
         let can_vote = self.vote == Some(m.from)
             || (self.vote.is_none() && self.leader_id.is_none())
             || (pre && m.term > self.term);
@@ -468,7 +515,10 @@ impl<S: Storage> Raft<S> {
             }
             T::TimeoutNow => self.handle_timeout_now(),
             T::ReadIndexResponse => {
-                self.read_states.push(ReadState { index: m.index, request_ctx: m.context });
+                self.read_states.push(ReadState {
+                    index: m.index,
+                    request_ctx: m.context,
+                });
             }
             _ => {}
         }

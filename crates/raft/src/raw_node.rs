@@ -11,6 +11,7 @@ use crate::raft::replication::Proposed;
 use crate::raft::{CampaignKind, Raft};
 use crate::status::{ProgressStatus, Status};
 use crate::storage::Storage;
+use crate::tracker::ProgressTracker;
 
 /// Everything the driver must do, in the order given by the driver contract (crate docs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,7 +68,12 @@ impl<S: Storage> RawNode<S> {
         let raft = Raft::new(cfg, store)?;
         let prev_hard_state = raft.hard_state();
         let prev_soft_state = raft.soft_state();
-        Ok(Self { raft, prev_hard_state, prev_soft_state, outstanding: None })
+        Ok(Self {
+            raft,
+            prev_hard_state,
+            prev_soft_state,
+            outstanding: None,
+        })
     }
 
     /// Advances time one tick. Returns false when the group is quiesced here and the
@@ -158,6 +164,16 @@ impl<S: Storage> RawNode<S> {
         &self.raft.raft_log
     }
 
+    /// Current term, vote and commit index.
+    pub fn hard_state(&self) -> HardState {
+        self.raft.hard_state()
+    }
+
+    /// Current role and known leader.
+    pub fn soft_state(&self) -> SoftState {
+        self.raft.soft_state()
+    }
+
     /// Whether [`RawNode::ready`] has anything. False while a Ready is outstanding.
     pub fn has_ready(&self) -> bool {
         let r = &self.raft;
@@ -178,7 +194,10 @@ impl<S: Storage> RawNode<S> {
     /// # Panics
     /// If the previous Ready was not advanced.
     pub fn ready(&mut self) -> Ready {
-        assert!(self.outstanding.is_none(), "ready() called before advance()");
+        assert!(
+            self.outstanding.is_none(),
+            "ready() called before advance()"
+        );
         self.raft.flush_pending_appends();
         let r = &mut self.raft;
         let entries = r.raft_log.unstable.entries.clone();
@@ -190,10 +209,14 @@ impl<S: Storage> RawNode<S> {
         let ss = r.soft_state();
         let soft_state = (ss != self.prev_soft_state).then_some(ss);
         self.prev_soft_state = ss;
-        let committed_entries =
-            r.raft_log.next_committed_entries(r.cfg.max_committed_bytes_per_ready);
-        let (messages, persisted_messages) =
-            split_messages(std::mem::take(&mut r.msgs), term_or_vote_changed);
+        let committed_entries = r
+            .raft_log
+            .next_committed_entries(r.cfg.max_committed_bytes_per_ready);
+        let (messages, persisted_messages) = split_messages(
+            std::mem::take(&mut r.msgs),
+            term_or_vote_changed,
+            &r.tracker,
+        );
         self.outstanding = Some(ReadyRecord {
             last_entry: entries.last().map(|e| (e.index, e.term)),
             snapshot_index: snapshot.as_ref().map(|s| s.metadata.index),
@@ -224,7 +247,10 @@ impl<S: Storage> RawNode<S> {
     /// # Panics
     /// If no Ready is outstanding.
     pub fn advance(&mut self) {
-        let rec = self.outstanding.take().expect("advance() without an outstanding ready()");
+        let rec = self
+            .outstanding
+            .take()
+            .expect("advance() without an outstanding ready()");
         let log = &mut self.raft.raft_log;
         if let Some(index) = rec.snapshot_index {
             log.unstable.stable_snap_to(index);
@@ -281,20 +307,33 @@ impl<S: Storage> RawNode<S> {
 }
 
 /// Splits messages into those safe to send at once and those that must wait for the
-/// persist. If the term or vote changed in this Ready, everything waits.
-fn split_messages(msgs: Vec<Message>, term_or_vote_changed: bool) -> (Vec<Message>, Vec<Message>) {
+/// persist. If the term or vote changed in this Ready, everything waits. Appends also
+/// wait while a joint configuration is in effect (or when addressed to a node no longer
+/// in it): otherwise a leader that crashes before persisting could leave its unpersisted
+/// entries only on an outgoing voter which, having applied its own removal, cannot
+/// campaign, yet whose longer log makes it refuse the votes the joint quorum needs from
+/// it (found by the simulation, seed 6894).
+fn split_messages(
+    msgs: Vec<Message>,
+    term_or_vote_changed: bool,
+    tracker: &ProgressTracker,
+) -> (Vec<Message>, Vec<Message>) {
     if term_or_vote_changed {
         return (Vec::new(), msgs);
     }
+    let joint = tracker.is_joint();
     msgs.into_iter().partition(|m| {
-        matches!(
-            m.msg_type,
-            MessageType::Append
-                | MessageType::Heartbeat
-                | MessageType::Snapshot
-                | MessageType::TimeoutNow
-                | MessageType::ReadIndexResponse
-                | MessageType::Quiesce
-        )
+        let hold_append =
+            m.msg_type == MessageType::Append && (joint || !tracker.progress.contains_key(&m.to));
+        !hold_append
+            && matches!(
+                m.msg_type,
+                MessageType::Append
+                    | MessageType::Heartbeat
+                    | MessageType::Snapshot
+                    | MessageType::TimeoutNow
+                    | MessageType::ReadIndexResponse
+                    | MessageType::Quiesce
+            )
     })
 }

@@ -42,7 +42,12 @@ impl ReadOnly {
         if self.pending.contains_key(&ctx) {
             return;
         }
-        let status = ReadIndexStatus { from, ctx: ctx.clone(), index, acks: BTreeSet::new() };
+        let status = ReadIndexStatus {
+            from,
+            ctx: ctx.clone(),
+            index,
+            acks: BTreeSet::new(),
+        };
         self.pending.insert(ctx.clone(), status);
         self.queue.push_back(ctx);
     }
@@ -57,7 +62,9 @@ impl ReadOnly {
     /// Removes and returns every request up to and including `ctx` (a heartbeat quorum
     /// for `ctx` also confirms leadership for the earlier ones).
     pub fn advance(&mut self, ctx: &[u8]) -> Vec<ReadIndexStatus> {
-        let Some(pos) = self.queue.iter().position(|c| c == ctx) else { return Vec::new() };
+        let Some(pos) = self.queue.iter().position(|c| c == ctx) else {
+            return Vec::new();
+        };
         self.queue
             .drain(..=pos)
             .filter_map(|c| self.pending.remove(&c))

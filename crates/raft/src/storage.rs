@@ -63,11 +63,22 @@ impl MemStorage {
     /// and a hard state of term 1 with commit 1. Starting from a snapshot (rather than
     /// index 0) lets the leader bring later joiners up to date with that snapshot.
     pub fn new_with_conf_state(conf_state: ConfState) -> Self {
-        let metadata = SnapshotMetadata { index: 1, term: 1, conf_state: conf_state.clone() };
+        let metadata = SnapshotMetadata {
+            index: 1,
+            term: 1,
+            conf_state: conf_state.clone(),
+        };
         Self {
-            hard_state: HardState { term: 1, vote: None, commit: 1 },
+            hard_state: HardState {
+                term: 1,
+                vote: None,
+                commit: 1,
+            },
             conf_state,
-            snapshot: Snapshot { metadata, data: Vec::new() },
+            snapshot: Snapshot {
+                metadata,
+                data: Vec::new(),
+            },
             offset_index: 1,
             offset_term: 1,
             entries: Vec::new(),
@@ -103,7 +114,10 @@ impl MemStorage {
         let ents = &ents[skip..];
         let start = ents[0].index;
         let last = self.offset_index + self.entries.len() as u64;
-        assert!(start <= last + 1, "append leaves a gap: last {last}, appending at {start}");
+        assert!(
+            start <= last + 1,
+            "append leaves a gap: last {last}, appending at {start}"
+        );
         self.entries.truncate((start - first_index) as usize);
         self.entries.extend_from_slice(ents);
     }
@@ -134,7 +148,14 @@ impl MemStorage {
             return Err(Error::SnapshotOutOfDate);
         }
         let term = self.term(index)?;
-        self.snapshot = Snapshot { metadata: SnapshotMetadata { index, term, conf_state }, data };
+        self.snapshot = Snapshot {
+            metadata: SnapshotMetadata {
+                index,
+                term,
+                conf_state,
+            },
+            data,
+        };
         Ok(self.snapshot.clone())
     }
 
@@ -162,7 +183,10 @@ impl MemStorage {
 
 impl Storage for MemStorage {
     fn initial_state(&self) -> Result<RaftState> {
-        Ok(RaftState { hard_state: self.hard_state, conf_state: self.conf_state.clone() })
+        Ok(RaftState {
+            hard_state: self.hard_state,
+            conf_state: self.conf_state.clone(),
+        })
     }
 
     fn entries(&self, low: u64, high: u64, max_size_bytes: u64) -> Result<Vec<Entry>> {
@@ -222,7 +246,11 @@ mod tests {
     use super::*;
 
     fn ent(index: u64, term: u64) -> Entry {
-        Entry { index, term, ..Default::default() }
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
     }
 
     #[test]

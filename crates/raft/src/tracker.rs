@@ -29,7 +29,10 @@ pub struct ProgressTracker {
 impl ProgressTracker {
     /// An empty tracker.
     pub fn new(max_inflight_msgs: usize) -> Self {
-        Self { max_inflight_msgs, ..Default::default() }
+        Self {
+            max_inflight_msgs,
+            ..Default::default()
+        }
     }
 
     /// Builds the tracker for `cs`; new progresses start probing at `next_idx`.
@@ -37,8 +40,12 @@ impl ProgressTracker {
         let set = |v: &[NodeId]| v.iter().copied().collect::<BTreeSet<_>>();
         let mut t = Self::new(max_inflight_msgs);
         t.voters = JointConfig {
-            incoming: MajorityConfig { voters: set(&cs.voters) },
-            outgoing: MajorityConfig { voters: set(&cs.voters_outgoing) },
+            incoming: MajorityConfig {
+                voters: set(&cs.voters),
+            },
+            outgoing: MajorityConfig {
+                voters: set(&cs.voters_outgoing),
+            },
         };
         t.learners = set(&cs.learners);
         t.learners_next = set(&cs.learners_next);
@@ -82,7 +89,8 @@ impl ProgressTracker {
     /// Highest index replicated on a (joint) quorum of voters (Raft §5.4.2 before the
     /// term check).
     pub fn committed(&self) -> u64 {
-        self.voters.committed_index(|id| self.progress.get(&id).map_or(0, |p| p.matched))
+        self.voters
+            .committed_index(|id| self.progress.get(&id).map_or(0, |p| p.matched))
     }
 
     /// Whether a quorum was recently active (CheckQuorum). `self_id` always counts.

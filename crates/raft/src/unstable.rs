@@ -16,7 +16,11 @@ pub struct Unstable {
 impl Unstable {
     /// Unstable part starting after `last_index`.
     pub fn new(last_index: u64) -> Self {
-        Self { snapshot: None, entries: Vec::new(), offset: last_index + 1 }
+        Self {
+            snapshot: None,
+            entries: Vec::new(),
+            offset: last_index + 1,
+        }
     }
 
     /// First index if a snapshot is pending.
@@ -56,7 +60,11 @@ impl Unstable {
 
     /// Marks the snapshot at `index` as persisted.
     pub fn stable_snap_to(&mut self, index: u64) {
-        if self.snapshot.as_ref().is_some_and(|s| s.metadata.index == index) {
+        if self
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.metadata.index == index)
+        {
             self.snapshot = None;
         }
     }

@@ -43,7 +43,11 @@ fn parse(text: &str) -> Vec<Case> {
             expected.push('\n');
             lines.next();
         }
-        cases.push(Case { comments: std::mem::take(&mut comments), command, expected });
+        cases.push(Case {
+            comments: std::mem::take(&mut comments),
+            command,
+            expected,
+        });
     }
     cases
 }
@@ -56,7 +60,10 @@ struct Args {
 
 impl Args {
     fn parse(words: &[&str]) -> Self {
-        let mut a = Self { pos: Vec::new(), kv: Vec::new() };
+        let mut a = Self {
+            pos: Vec::new(),
+            kv: Vec::new(),
+        };
         for w in words {
             match w.split_once('=') {
                 Some((k, v)) => a.kv.push((k.to_string(), v.to_string())),
@@ -66,17 +73,26 @@ impl Args {
         a
     }
     fn get(&self, key: &str) -> Option<&str> {
-        self.kv.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.kv
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     fn u64(&self, key: &str, default: u64) -> u64 {
-        self.get(key).map_or(default, |v| v.parse().expect("number"))
+        self.get(key)
+            .map_or(default, |v| v.parse().expect("number"))
     }
     fn flag(&self, key: &str) -> bool {
         self.get(key) == Some("true")
     }
     fn list(&self, key: &str) -> Vec<u64> {
         self.get(key)
-            .map(|v| v.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().expect("id")).collect())
+            .map(|v| {
+                v.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse().expect("id"))
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn id(&self, i: usize) -> u64 {
@@ -136,16 +152,26 @@ impl Env {
             }
             "propose" => {
                 let id = a.id(0);
-                let batch: Vec<Vec<u8>> = a.pos[1..].iter().map(|s| s.as_bytes().to_vec()).collect();
+                let batch: Vec<Vec<u8>> =
+                    a.pos[1..].iter().map(|s| s.as_bytes().to_vec()).collect();
                 let r = self.net().raw(id).propose_batch(batch);
                 self.net().process(id);
                 match r {
-                    Ok(p) => format!("proposed {}..={} term={}\n", p.indexes.start(), p.indexes.end(), p.term),
+                    Ok(p) => format!(
+                        "proposed {}..={} term={}\n",
+                        p.indexes.start(),
+                        p.indexes.end(),
+                        p.term
+                    ),
                     Err(e) => format!("error: {e}\n"),
                 }
             }
             "conf-change" => self.conf_change(a),
-            "transfer" => result(self.net().raw(a.id(0)).transfer_leader(NodeId(a.u64("to", 0)))),
+            "transfer" => result(
+                self.net()
+                    .raw(a.id(0))
+                    .transfer_leader(NodeId(a.u64("to", 0))),
+            ),
             "read-index" => {
                 let ctx = a.pos[1].as_bytes().to_vec();
                 result(self.net().raw(a.id(0)).read_index(ctx))
@@ -173,7 +199,10 @@ impl Env {
             }
             "drop" => {
                 let dropped: Vec<Message> = net.queue.drain(..).collect();
-                dropped.iter().map(|m| format!("dropped: {}\n", fmt_msg(m))).collect()
+                dropped
+                    .iter()
+                    .map(|m| format!("dropped: {}\n", fmt_msg(m)))
+                    .collect()
             }
             "process" => {
                 net.process_all();
@@ -206,7 +235,11 @@ impl Env {
             "compact" => format!("compacted n{} to {}\n", a.id(0), net.compact(a.id(0))),
             "inject" => inject(net, a),
             "state" => net.state(),
-            "log" => a.pos.iter().map(|p| net.log_of(p.parse().expect("id")) + "\n").collect(),
+            "log" => a
+                .pos
+                .iter()
+                .map(|p| net.log_of(p.parse().expect("id")) + "\n")
+                .collect(),
             "status" => format!("{:?}\n", net.raw(a.id(0)).status().progress),
             "queue" => net.queue.iter().map(|m| fmt_msg(m) + "\n").collect(),
             _ => panic!("unknown command {cmd}"),
@@ -224,7 +257,10 @@ impl Env {
     /// after the bootstrap snapshot) and restarts it.
     fn log_terms(&mut self, a: &Args) -> String {
         let id = a.id(0);
-        let terms: Vec<u64> = a.pos[1..].iter().map(|t| t.parse().expect("term")).collect();
+        let terms: Vec<u64> = a.pos[1..]
+            .iter()
+            .map(|t| t.parse().expect("term"))
+            .collect();
         let net = self.net();
         net.crash(id);
         let node = net.nodes.get_mut(&id).expect("node");
@@ -232,11 +268,17 @@ impl Env {
         let ents: Vec<raft::Entry> = terms
             .iter()
             .enumerate()
-            .map(|(i, &t)| raft::Entry { term: t, index: i as u64 + 2, ..Default::default() })
+            .map(|(i, &t)| raft::Entry {
+                term: t,
+                index: i as u64 + 2,
+                ..Default::default()
+            })
             .collect();
         store.append(&ents);
         let mut hs = store.hard_state();
-        hs.term = hs.term.max(a.u64("term", terms.iter().copied().max().unwrap_or(1)));
+        hs.term = hs
+            .term
+            .max(a.u64("term", terms.iter().copied().max().unwrap_or(1)));
         store.set_hard_state(hs);
         net.restart(id);
         net.log_of(id) + "\n"
@@ -254,10 +296,16 @@ impl Env {
             };
             for n in v.split(',') {
                 let node_id = NodeId(n.parse().expect("id"));
-                changes.push(ConfChangeSingle { change_type, node_id });
+                changes.push(ConfChangeSingle {
+                    change_type,
+                    node_id,
+                });
             }
         }
-        let cc = ConfChange { changes, context: Vec::new() };
+        let cc = ConfChange {
+            changes,
+            context: Vec::new(),
+        };
         let r = self.net().raw(id).propose_conf_change(&cc);
         self.net().process(id);
         match r {
@@ -332,9 +380,11 @@ fn run_file(path: &Path) {
         let _ = write!(rewritten, "{}\n----\n{}\n", case.command, got);
         if !rewrite {
             assert_eq!(
-                got, case.expected,
+                got,
+                case.expected,
                 "{}: command `{}` output differs (REWRITE=1 regenerates)",
-                path.display(), case.command
+                path.display(),
+                case.command
             );
         }
     }

@@ -21,7 +21,11 @@ impl<S: Storage> Raft<S> {
         confchange::mode(&self.tracker, cc)?;
         let next = self.raft_log.last_index() + 1;
         confchange::apply(&self.tracker, cc, next)?;
-        let e = Entry { kind: EntryKind::ConfChange, data: cc.encode(), ..Default::default() };
+        let e = Entry {
+            kind: EntryKind::ConfChange,
+            data: cc.encode(),
+            ..Default::default()
+        };
         let proposed = self.append_proposal(vec![e])?;
         self.pending_conf_index = *proposed.indexes.end();
         Ok(proposed)
@@ -34,7 +38,11 @@ impl<S: Storage> Raft<S> {
         self.tracker = confchange::apply(&self.tracker, cc, next)?;
         let cs = self.tracker.conf_state();
         let removed = !self.tracker.progress.contains_key(&self.id)
-            || self.tracker.progress.get(&self.id).is_some_and(|p| p.is_learner);
+            || self
+                .tracker
+                .progress
+                .get(&self.id)
+                .is_some_and(|p| p.is_learner);
         if self.role == StateRole::Leader {
             if removed {
                 // Raft §6: a leader that is no longer a voter steps down.
@@ -45,7 +53,10 @@ impl<S: Storage> Raft<S> {
                 self.bcast_pending = true;
             }
             self.bcast_pending = true;
-            if self.lead_transferee.is_some_and(|t| !self.tracker.is_voter(t)) {
+            if self
+                .lead_transferee
+                .is_some_and(|t| !self.tracker.is_voter(t))
+            {
                 self.abort_leader_transfer();
             }
         }
@@ -79,7 +90,9 @@ impl<S: Storage> Raft<S> {
         self.wake();
         self.idle_ticks = 0;
         if self.role != StateRole::Leader {
-            return Err(Error::NotLeader { leader: self.leader_id });
+            return Err(Error::NotLeader {
+                leader: self.leader_id,
+            });
         }
         if self.lead_transferee == Some(target) || target == self.id {
             return Ok(());
@@ -128,7 +141,9 @@ impl<S: Storage> Raft<S> {
         if self.role != StateRole::Leader {
             return;
         }
-        let Some(pr) = self.tracker.progress.get_mut(&id) else { return };
+        let Some(pr) = self.tracker.progress.get_mut(&id) else {
+            return;
+        };
         if pr.state != ProgressState::Snapshot {
             return;
         }

@@ -56,7 +56,9 @@ impl<S: Storage> Raft<S> {
 
     /// Records a heartbeat acknowledgement of `ctx`; answers every read it confirms.
     pub(crate) fn handle_read_ack(&mut self, from: NodeId, ctx: &[u8]) {
-        let Some(acks) = self.read_only.recv_ack(from, ctx) else { return };
+        let Some(acks) = self.read_only.recv_ack(from, ctx) else {
+            return;
+        };
         let votes = acks.iter().map(|&id| (id, true)).collect();
         if self.tracker.voters.vote_result(&votes) != VoteResult::Won {
             return;
@@ -68,7 +70,10 @@ impl<S: Storage> Raft<S> {
 
     fn respond_read(&mut self, from: NodeId, index: u64, ctx: Vec<u8>) {
         if from == self.id {
-            self.read_states.push(ReadState { index, request_ctx: ctx });
+            self.read_states.push(ReadState {
+                index,
+                request_ctx: ctx,
+            });
         } else {
             let mut m = self.new_message(from, MessageType::ReadIndexResponse);
             m.index = index;
@@ -102,7 +107,10 @@ impl<S: Storage> Raft<S> {
             if id == self.id {
                 now
             } else {
-                self.tracker.progress.get(&id).map_or(0, |p| p.heartbeat_ack_tick)
+                self.tracker
+                    .progress
+                    .get(&id)
+                    .map_or(0, |p| p.heartbeat_ack_tick)
             }
         });
         start > 0 && now < start.saturating_add(self.cfg.lease_ticks)

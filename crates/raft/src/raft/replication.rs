@@ -28,7 +28,11 @@ impl<S: Storage> Raft<S> {
         }
         let ents: Vec<Entry> = batch
             .into_iter()
-            .map(|data| Entry { kind: EntryKind::Normal, data, ..Default::default() })
+            .map(|data| Entry {
+                kind: EntryKind::Normal,
+                data,
+                ..Default::default()
+            })
             .collect();
         self.append_proposal(ents)
     }
@@ -38,13 +42,18 @@ impl<S: Storage> Raft<S> {
         self.wake();
         self.idle_ticks = 0;
         if self.role != StateRole::Leader {
-            return Err(Error::NotLeader { leader: self.leader_id });
+            return Err(Error::NotLeader {
+                leader: self.leader_id,
+            });
         }
         if let Some(t) = self.lead_transferee {
             return Err(Error::TransferInProgress(t));
         }
-        if !self.tracker.progress.contains_key(&self.id) {
-            return Err(Error::NotLeader { leader: None });
+        if !self.tracker.voters.incoming.voters.contains(&self.id) {
+            // Raft §6: a leader leaving the configuration takes no more entries, so its
+            // log ends at the entry that removes it and any remaining voter holding that
+            // entry is up-to-date enough to win the next election.
+            return Err(Error::LeaderLeaving);
         }
         Ok(())
     }
@@ -61,7 +70,10 @@ impl<S: Storage> Raft<S> {
         let first = self.raft_log.last_index() + 1;
         let last = self.append_entries(ents);
         self.bcast_pending = true;
-        Ok(Proposed { term: self.term, indexes: first..=last })
+        Ok(Proposed {
+            term: self.term,
+            indexes: first..=last,
+        })
     }
 
     /// Stamps `ents` with the current term and the next indexes and appends them. The
@@ -82,7 +94,11 @@ impl<S: Storage> Raft<S> {
             return;
         }
         let persisted = self.raft_log.persisted_last_index();
-        let updated = self.tracker.progress.get_mut(&self.id).is_some_and(|pr| pr.maybe_update(persisted));
+        let updated = self
+            .tracker
+            .progress
+            .get_mut(&self.id)
+            .is_some_and(|pr| pr.maybe_update(persisted));
         if updated && self.maybe_commit() {
             self.bcast_pending = true;
         }
@@ -115,7 +131,9 @@ impl<S: Storage> Raft<S> {
 
     /// Whether an entry of the current term is committed.
     pub(crate) fn committed_in_current_term(&self) -> bool {
-        self.raft_log.term(self.raft_log.committed).is_ok_and(|t| t == self.term)
+        self.raft_log
+            .term(self.raft_log.committed)
+            .is_ok_and(|t| t == self.term)
     }
 
     /// Sends entries (or a snapshot) to every peer.
@@ -131,14 +149,18 @@ impl<S: Storage> Raft<S> {
     /// Sends the next entries to `to` if its flow control allows; a snapshot if the
     /// entries are compacted. Returns whether a message was sent.
     pub(crate) fn send_append(&mut self, to: NodeId, send_if_empty: bool) -> bool {
-        let Some(pr) = self.tracker.progress.get(&to) else { return false };
+        let Some(pr) = self.tracker.progress.get(&to) else {
+            return false;
+        };
         if pr.is_paused() {
             return false;
         }
         let next = pr.next_idx;
         let term = self.raft_log.term(next - 1);
         let ents = self.raft_log.entries(next, self.cfg.max_size_per_msg_bytes);
-        let (Ok(log_term), Ok(ents)) = (term, ents) else { return self.send_snapshot(to) };
+        let (Ok(log_term), Ok(ents)) = (term, ents) else {
+            return self.send_snapshot(to);
+        };
         if ents.is_empty() && !send_if_empty {
             return false;
         }
@@ -158,7 +180,9 @@ impl<S: Storage> Raft<S> {
 
     /// Raft §7: the follower is behind our first index; send it a snapshot.
     fn send_snapshot(&mut self, to: NodeId) -> bool {
-        let Some(pr) = self.tracker.progress.get(&to) else { return false };
+        let Some(pr) = self.tracker.progress.get(&to) else {
+            return false;
+        };
         if !pr.recent_active {
             return false;
         }
@@ -167,7 +191,11 @@ impl<S: Storage> Raft<S> {
             Err(Error::SnapshotTemporarilyUnavailable) => return false,
             Err(e) => panic!("{}: cannot get snapshot for {to}: {e}", self.id),
         };
-        assert!(snapshot.metadata.index > 0, "{}: empty snapshot for {to}", self.id);
+        assert!(
+            snapshot.metadata.index > 0,
+            "{}: empty snapshot for {to}",
+            self.id
+        );
         let index = snapshot.metadata.index;
         if let Some(pr) = self.tracker.progress.get_mut(&to) {
             pr.become_snapshot(index);
@@ -180,7 +208,11 @@ impl<S: Storage> Raft<S> {
 
     /// Heartbeats every peer, with `ctx` of the newest pending read (thesis §6.4).
     pub(crate) fn bcast_heartbeat(&mut self) {
-        let ctx = self.read_only.last_pending_ctx().cloned().unwrap_or_default();
+        let ctx = self
+            .read_only
+            .last_pending_ctx()
+            .cloned()
+            .unwrap_or_default();
         let ids: Vec<NodeId> = self.tracker.progress.keys().copied().collect();
         for id in ids {
             if id != self.id {
@@ -202,7 +234,9 @@ impl<S: Storage> Raft<S> {
     /// Leader: a follower's answer to an append (Raft §5.3).
     pub(crate) fn handle_append_response(&mut self, m: &Message) {
         let first_index = self.raft_log.first_index();
-        let Some(pr) = self.tracker.progress.get_mut(&m.from) else { return };
+        let Some(pr) = self.tracker.progress.get_mut(&m.from) else {
+            return;
+        };
         if m.reject {
             self.handle_append_rejection(m);
             return;
@@ -233,9 +267,14 @@ impl<S: Storage> Raft<S> {
     fn handle_append_rejection(&mut self, m: &Message) {
         let mut next_probe = m.reject_hint;
         if m.log_term > 0 {
-            next_probe = self.raft_log.find_conflict_by_term(m.reject_hint, m.log_term).0;
+            next_probe = self
+                .raft_log
+                .find_conflict_by_term(m.reject_hint, m.log_term)
+                .0;
         }
-        let Some(pr) = self.tracker.progress.get_mut(&m.from) else { return };
+        let Some(pr) = self.tracker.progress.get_mut(&m.from) else {
+            return;
+        };
         if pr.maybe_decr_to(m.index, next_probe) {
             if pr.state == ProgressState::Replicate {
                 pr.become_probe();
@@ -247,7 +286,9 @@ impl<S: Storage> Raft<S> {
     /// Leader: a heartbeat answer — liveness, flow control, lease and read acks.
     pub(crate) fn handle_heartbeat_response(&mut self, m: &Message) {
         let last = self.raft_log.last_index();
-        let Some(pr) = self.tracker.progress.get_mut(&m.from) else { return };
+        let Some(pr) = self.tracker.progress.get_mut(&m.from) else {
+            return;
+        };
         pr.recent_active = true;
         pr.probe_sent = false;
         pr.heartbeat_ack_tick = pr.heartbeat_ack_tick.max(m.index);
@@ -272,7 +313,10 @@ impl<S: Storage> Raft<S> {
             return;
         }
         let (index, log_term) = (m.index, m.log_term);
-        match self.raft_log.maybe_append(index, log_term, m.commit, m.entries) {
+        match self
+            .raft_log
+            .maybe_append(index, log_term, m.commit, m.entries)
+        {
             Some(last) => r.index = last,
             None => {
                 let hint = index.min(self.raft_log.last_index());
@@ -320,11 +364,8 @@ impl<S: Storage> Raft<S> {
             return false;
         }
         let next = meta.index + 1;
-        self.tracker = ProgressTracker::from_conf_state(
-            &meta.conf_state,
-            next,
-            self.cfg.max_inflight_msgs,
-        );
+        self.tracker =
+            ProgressTracker::from_conf_state(&meta.conf_state, next, self.cfg.max_inflight_msgs);
         self.raft_log.restore(snapshot);
         true
     }

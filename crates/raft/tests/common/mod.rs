@@ -57,7 +57,11 @@ pub fn ids(v: &[u64]) -> Vec<NodeId> {
 impl Network {
     /// Founding voters and learners, all configured with `cfg_of`.
     pub fn new(voters: &[u64], learners: &[u64], cfg_of: impl Fn(u64) -> Config) -> Self {
-        let cs = ConfState { voters: ids(voters), learners: ids(learners), ..Default::default() };
+        let cs = ConfState {
+            voters: ids(voters),
+            learners: ids(learners),
+            ..Default::default()
+        };
         let mut net = Self {
             nodes: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -94,11 +98,17 @@ impl Network {
     }
 
     pub fn raw(&mut self, id: u64) -> &mut RawNode<MemStorage> {
-        self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()).expect("node is running")
+        self.nodes
+            .get_mut(&id)
+            .and_then(|n| n.raw.as_mut())
+            .expect("node is running")
     }
 
     pub fn raw_ref(&self, id: u64) -> &RawNode<MemStorage> {
-        self.nodes.get(&id).and_then(|n| n.raw.as_ref()).expect("node is running")
+        self.nodes
+            .get(&id)
+            .and_then(|n| n.raw.as_ref())
+            .expect("node is running")
     }
 
     /// Loses everything not persisted.
@@ -113,7 +123,9 @@ impl Network {
     /// Restarts from durable state.
     pub fn restart(&mut self, id: u64) {
         let node = self.nodes.get_mut(&id).expect("node exists");
-        let Some(mut store) = node.crashed_store.take() else { return };
+        let Some(mut store) = node.crashed_store.take() else {
+            return;
+        };
         store.set_conf_state(node.conf_state.clone());
         let mut cfg = node.cfg.clone();
         cfg.applied = node.applied_index;
@@ -128,7 +140,9 @@ impl Network {
     /// Handles every Ready of `id` (driver contract steps 2-7).
     pub fn process(&mut self, id: u64) {
         loop {
-            let Some(node) = self.nodes.get_mut(&id) else { return };
+            let Some(node) = self.nodes.get_mut(&id) else {
+                return;
+            };
             let Some(raw) = node.raw.as_mut() else { return };
             if !raw.has_ready() {
                 return;
@@ -149,28 +163,44 @@ impl Network {
         let node = self.nodes.get_mut(&id).expect("node");
         let raw = node.raw.as_mut().expect("running");
         if let Some(snap) = rd.snapshot.take() {
-            lines.push(format!("n{id}: install snapshot {}/{}", snap.metadata.index, snap.metadata.term));
+            lines.push(format!(
+                "n{id}: install snapshot {}/{}",
+                snap.metadata.index, snap.metadata.term
+            ));
             node.applied = decode_state(&snap.data);
             node.applied_index = snap.metadata.index;
             node.conf_state = snap.metadata.conf_state.clone();
-            raw.store_mut().apply_snapshot(snap).expect("apply snapshot");
+            raw.store_mut()
+                .apply_snapshot(snap)
+                .expect("apply snapshot");
         }
         if let (Some(f), Some(l)) = (rd.entries.first(), rd.entries.last()) {
-            lines.push(format!("n{id}: persist entries {}..={} (term {})", f.index, l.index, l.term));
+            lines.push(format!(
+                "n{id}: persist entries {}..={} (term {})",
+                f.index, l.index, l.term
+            ));
         }
         raw.store_mut().append(&rd.entries);
         if let Some(hs) = rd.hard_state {
             let vote = hs.vote.map_or("none".to_string(), |v| v.to_string());
-            lines.push(format!("n{id}: hard state term={} vote={vote} commit={}", hs.term, hs.commit));
+            lines.push(format!(
+                "n{id}: hard state term={} vote={vote} commit={}",
+                hs.term, hs.commit
+            ));
             raw.store_mut().set_hard_state(hs);
         }
-        self.queue.extend(std::mem::take(&mut rd.persisted_messages));
+        self.queue
+            .extend(std::mem::take(&mut rd.persisted_messages));
         self.apply(id, &rd, &mut lines);
         for rs in &rd.read_states {
             let ctx = String::from_utf8_lossy(&rs.request_ctx);
             lines.push(format!("n{id}: read state index={} ctx={ctx}", rs.index));
         }
-        self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()).expect("running").advance();
+        self.nodes
+            .get_mut(&id)
+            .and_then(|n| n.raw.as_mut())
+            .expect("running")
+            .advance();
         if self.verbose {
             for l in lines {
                 self.log(l);
@@ -194,7 +224,12 @@ impl Network {
                 EntryKind::ConfChange => {
                     let cc = ConfChange::decode(&e.data).expect("decode conf change");
                     let cs = raw.apply_conf_change(&cc).expect("apply conf change");
-                    lines.push(format!("n{id}: apply {}/{} {}", e.index, e.term, fmt_cc(&cc, &cs)));
+                    lines.push(format!(
+                        "n{id}: apply {}/{} {}",
+                        e.index,
+                        e.term,
+                        fmt_cc(&cc, &cs)
+                    ));
                     raw.store_mut().set_conf_state(cs.clone());
                     node.conf_state = cs;
                 }
@@ -205,7 +240,9 @@ impl Network {
 
     /// Delivers one message; returns false if the queue was empty.
     pub fn deliver_one(&mut self) -> bool {
-        let Some(m) = self.queue.pop_front() else { return false };
+        let Some(m) = self.queue.pop_front() else {
+            return false;
+        };
         let (from, to) = (m.from.0, m.to.0);
         let running = self.nodes.get(&to).is_some_and(|n| n.raw.is_some());
         let is_snapshot = m.msg_type == MessageType::Snapshot;
@@ -312,7 +349,10 @@ impl Network {
                 continue;
             };
             let st = raw.status();
-            let leader = st.soft_state.leader.map_or("none".to_string(), |l| l.to_string());
+            let leader = st
+                .soft_state
+                .leader
+                .map_or("none".to_string(), |l| l.to_string());
             let q = if st.quiescent { " quiescent" } else { "" };
             let _ = writeln!(
                 s,
@@ -332,7 +372,9 @@ impl Network {
     pub fn log_of(&self, id: u64) -> String {
         let raw = self.raw_ref(id);
         let l = raw.raft_log();
-        let ents = l.slice(l.first_index(), l.last_index() + 1, u64::MAX).expect("log slice");
+        let ents = l
+            .slice(l.first_index(), l.last_index() + 1, u64::MAX)
+            .expect("log slice");
         let parts: Vec<String> = ents
             .iter()
             .map(|e| {
@@ -341,7 +383,12 @@ impl Network {
                 } else if e.kind == EntryKind::ConfChange {
                     format!("{}/{} cc", e.index, e.term)
                 } else {
-                    format!("{}/{} {}", e.index, e.term, String::from_utf8_lossy(&e.data))
+                    format!(
+                        "{}/{} {}",
+                        e.index,
+                        e.term,
+                        String::from_utf8_lossy(&e.data)
+                    )
                 }
             })
             .collect();
@@ -351,7 +398,11 @@ impl Network {
     /// Snapshots `id`'s state machine at its applied index and compacts its log there.
     pub fn compact(&mut self, id: u64) -> u64 {
         let node = self.nodes.get_mut(&id).expect("node");
-        let (index, cs, data) = (node.applied_index, node.conf_state.clone(), encode_state(&node.applied));
+        let (index, cs, data) = (
+            node.applied_index,
+            node.conf_state.clone(),
+            encode_state(&node.applied),
+        );
         let raw = node.raw.as_mut().expect("running");
         let _ = raw.store_mut().create_snapshot(index, cs, data);
         raw.store_mut().compact(index).expect("compact");
@@ -374,11 +425,17 @@ pub fn decode_state(data: &[u8]) -> Vec<String> {
     if data.is_empty() {
         return Vec::new();
     }
-    String::from_utf8_lossy(data).split('\n').map(str::to_string).collect()
+    String::from_utf8_lossy(data)
+        .split('\n')
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn fmt_ids(v: &[NodeId]) -> String {
-    v.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|i| i.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn fmt_conf(cs: &ConfState) -> String {
@@ -431,7 +488,11 @@ pub fn fmt_msg(m: &Message) -> String {
             }
         }
         T::AppendResponse if m.reject => {
-            let _ = write!(s, " reject index={} hint={}/{}", m.index, m.reject_hint, m.log_term);
+            let _ = write!(
+                s,
+                " reject index={} hint={}/{}",
+                m.index, m.reject_hint, m.log_term
+            );
         }
         T::AppendResponse | T::ReadIndexResponse => {
             let _ = write!(s, " index={}", m.index);
@@ -447,7 +508,11 @@ pub fn fmt_msg(m: &Message) -> String {
         }
         T::Snapshot => {
             if let Some(snap) = &m.snapshot {
-                let _ = write!(s, " snapshot={}/{}", snap.metadata.index, snap.metadata.term);
+                let _ = write!(
+                    s,
+                    " snapshot={}/{}",
+                    snap.metadata.index, snap.metadata.term
+                );
             }
         }
         _ => {}
