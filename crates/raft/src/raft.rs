@@ -90,6 +90,16 @@ pub struct Raft<S: Storage> {
     pub(crate) cfg: Config,
 }
 
+/// The election-jitter generator of a node: `Config::seed` mixed with the node id.
+///
+/// The id goes through the generator rather than being multiplied by its increment:
+/// streams whose seeds differ by a multiple of the increment are shifted copies of each
+/// other, which gave two voters identical election timeouts forever and split every
+/// vote (found by the simulation, seed 16512).
+pub(crate) fn election_prng(cfg: &Config) -> Prng {
+    Prng::new(cfg.seed ^ Prng::new(cfg.id.0).next_u64())
+}
+
 impl<S: Storage> Raft<S> {
     /// Opens a node over `store` (Raft §5.1: term and vote come from durable state).
     pub fn new(cfg: &Config, store: S) -> Result<Self> {
@@ -106,10 +116,7 @@ impl<S: Storage> Raft<S> {
         }
         let next = raft_log.last_index() + 1;
         let tracker = ProgressTracker::from_conf_state(&rs.conf_state, next, cfg.max_inflight_msgs);
-        // Mix the id through the generator rather than with its own increment: streams
-        // whose seeds differ by a multiple of that increment are shifted copies of each
-        // other, which gave two voters identical election timeouts (found by the sim).
-        let seed = cfg.seed ^ Prng::new(cfg.id.0).next_u64();
+        let prng = election_prng(cfg);
         let mut r = Self {
             id: cfg.id,
             term: hs.term,
@@ -133,7 +140,7 @@ impl<S: Storage> Raft<S> {
             bcast_pending: false,
             idle_ticks: 0,
             quiesced: false,
-            prng: Prng::new(seed),
+            prng,
             cfg: cfg.clone(),
         };
         r.become_follower(hs.term, None);
@@ -566,6 +573,41 @@ impl<S: Storage> Raft<S> {
             T::HeartbeatResponse => self.handle_heartbeat_response(&m),
             T::ReadIndex => self.handle_read_index_request(m.from, m.context),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::election_prng;
+    use crate::{Config, NodeId};
+
+    /// Regression (simulation seed 16512): two nodes with the same `Config::seed` must not
+    /// draw the same election timeouts, not even shifted by a few draws.
+    #[test]
+    fn election_jitter_streams_of_different_nodes_are_not_shifted_copies() {
+        for seed in [0u64, 7, 42, 16_512] {
+            for (a, b) in [(1u64, 2u64), (2, 3), (3, 4), (1, 5)] {
+                let draw = |id: u64| {
+                    let mut c = Config::new(NodeId(id));
+                    c.seed = seed;
+                    let mut p = election_prng(&c);
+                    (0..32).map(|_| p.below(10)).collect::<Vec<_>>()
+                };
+                let (x, y) = (draw(a), draw(b));
+                for shift in 0..4 {
+                    assert_ne!(
+                        x[shift..shift + 24],
+                        y[..24],
+                        "seed {seed} ids {a},{b} shift {shift}"
+                    );
+                    assert_ne!(
+                        y[shift..shift + 24],
+                        x[..24],
+                        "seed {seed} ids {a},{b} shift {shift}"
+                    );
+                }
+            }
         }
     }
 }

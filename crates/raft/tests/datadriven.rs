@@ -228,6 +228,10 @@ impl Env {
                 net.restart(a.id(0));
                 String::new()
             }
+            "split" => {
+                net.show_split = a.pos.first().is_some_and(|p| p == "on");
+                String::new()
+            }
             "wake" => {
                 net.raw(a.id(0)).wake();
                 String::new()

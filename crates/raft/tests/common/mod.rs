@@ -39,6 +39,8 @@ pub struct Network {
     pub out: String,
     /// Whether to log every message and Ready detail.
     pub verbose: bool,
+    /// Whether to log which messages a Ready lets go before and after the persist.
+    pub show_split: bool,
 }
 
 /// Test defaults: election 10 ticks, heartbeat 1, pre-vote and check-quorum off.
@@ -68,6 +70,7 @@ impl Network {
             cut: BTreeSet::new(),
             out: String::new(),
             verbose: true,
+            show_split: false,
         };
         for &id in voters.iter().chain(learners) {
             let store = MemStorage::new_with_conf_state(cs.clone());
@@ -157,6 +160,14 @@ impl Network {
         if let Some(ss) = rd.soft_state {
             let leader = ss.leader.map_or("none".to_string(), |l| l.to_string());
             lines.push(format!("n{id}: become {:?} (leader {leader})", ss.role));
+        }
+        if self.show_split {
+            for m in &rd.messages {
+                lines.push(format!("n{id}: send now: {}", fmt_msg(m)));
+            }
+            for m in &rd.persisted_messages {
+                lines.push(format!("n{id}: send after persist: {}", fmt_msg(m)));
+            }
         }
         let early = std::mem::take(&mut rd.messages);
         self.queue.extend(early);
