@@ -17,7 +17,10 @@
 //!    persisting. They are the leader's appends, heartbeats, snapshots, TimeoutNow,
 //!    read answers and quiesce notices (a leader may write its log in parallel with its
 //!    followers, thesis §10.2.1; it counts itself towards commit only after step 7).
-//!    If this Ready changes the term or vote, `messages` is empty.
+//!    If this Ready changes the term or vote, `messages` is empty; while a joint
+//!    configuration is in effect, appends wait for the persist too (a crash before the
+//!    persist could otherwise strand entries on an outgoing voter, see
+//!    `tests/testdata/regression_joint_early_appends.txt`).
 //! 4. **Persist.** Install [`Ready::snapshot`] if any, then append [`Ready::entries`]
 //!    (truncating any conflicting suffix), then write [`Ready::hard_state`] if any — in
 //!    this order, or atomically. If [`Ready::must_sync`], the writes must be durable
@@ -50,8 +53,21 @@
 //! 10. **Restarts.** Open the node with the same storage and [`Config::applied`] set to
 //!     the application's durable applied index. Unpersisted state is simply lost.
 //! 11. **Errors.** Expected conditions are [`Error`] values (for instance
-//!     [`Error::NotLeader`] for a proposal on a follower: the driver redirects). A broken
+//!     [`Error::NotLeader`] for a proposal on a follower: the driver redirects;
+//!     [`Error::TransferInProgress`] and [`Error::LeaderLeaving`] for a leader that is
+//!     handing over). Proposals are never dropped silently once accepted: the returned
+//!     [`Proposed`] names the term and indexes, and if a different entry is later
+//!     applied at one of them, the proposal was lost to a leader change. Read requests
+//!     may be lost the same way; the driver retries them on its own deadline. A broken
 //!     invariant or a driver contract violation panics with context.
+//!
+//! # Elections
+//!
+//! A node that has heard from a leader within the last `election_ticks` ignores vote
+//! requests (Raft §6), so a removed or partitioned node cannot depose a healthy
+//! leader; leader transfers bypass this. [`Config::pre_vote`] avoids term inflation by
+//! partitioned nodes, and [`Config::check_quorum`] makes a leader that lost its quorum
+//! step down. Both are on by default.
 //!
 //! # Reads
 //!
@@ -60,10 +76,11 @@
 //! With [`Config::lease_read`] (which needs [`Config::check_quorum`]) the leader answers
 //! at once while its lease holds; the lease is strictly shorter than the election
 //! timeout and is off before the first commit of a term, during a transfer, and after
-//! a quiet period (the lease is only renewed by heartbeat rounds). Lease reads assume
-//! tick rates of different nodes do not drift apart by more than
-//! `election_ticks - lease_ticks` ticks per lease, and that a restarted node does not
-//! restart faster than one election timeout.
+//! a quiet period (the lease is only renewed by heartbeat rounds). With lease reads on,
+//! a node that just started ignores vote requests for its first `election_ticks` ticks,
+//! since it may have acknowledged the leaseholder before a crash. Lease reads assume
+//! the tick rates of different nodes do not drift apart by more than
+//! `election_ticks - lease_ticks` ticks per lease.
 //!
 //! # Example
 //!

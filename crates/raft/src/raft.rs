@@ -450,8 +450,12 @@ impl<S: Storage> Raft<S> {
         use MessageType as T;
         if matches!(m.msg_type, T::RequestVote | T::RequestPreVote) {
             let force = m.context == CAMPAIGN_TRANSFER;
-            let in_lease =
-                self.leader_id.is_some() && self.election_elapsed < self.cfg.election_ticks;
+            // With lease reads, a node that just started may have acknowledged a
+            // leader's heartbeat before it crashed; it waits out one election timeout
+            // before voting so that leader's lease stays safe (thesis §6.4.1).
+            let booting = self.cfg.lease_read && self.tick_count <= self.cfg.election_ticks;
+            let in_lease = (self.leader_id.is_some() || booting)
+                && self.election_elapsed < self.cfg.election_ticks;
             if !force && in_lease {
                 return false;
             }

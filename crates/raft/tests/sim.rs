@@ -9,7 +9,7 @@
 //! change; term, commit and applied never go back. Then the faults stop and every
 //! acknowledged proposal must be applied on every member within `LIVENESS_TICKS_MAX`.
 //!
-//! `SIM_SEEDS=N` runs N seeds (default 2000); a failure prints its seed and
+//! `SIM_SEEDS=N` runs N seeds (default 5000); a failure prints its seed and
 //! `SIM_SEED=s` replays exactly that seed (`SIM_TRACE=1` prints what happened).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,6 +20,8 @@ use raft::{
     Message, MessageType, NodeId, Prng, RawNode, Ready, SnapshotStatus, StateRole, Storage,
 };
 
+/// Seeds run by default (`SIM_SEEDS` overrides).
+const DEFAULT_SEEDS: u64 = 5000;
 /// Ticks with faults.
 const FAULT_TICKS: u64 = 300;
 /// Bound on the liveness phase: all acknowledged proposals applied everywhere.
@@ -65,6 +67,13 @@ struct History {
     sm_at: HashMap<u64, u64>,
     /// Payload ids of acknowledged proposals (applied somewhere) and their indexes.
     acked: BTreeMap<u64, u64>,
+    /// Highest index of an acknowledged proposal.
+    max_acked_index: u64,
+    /// Pending reads: context -> highest acknowledged index when the read started. A
+    /// linearizable read must return an index at least that high.
+    reads: HashMap<Vec<u8>, u64>,
+    /// Reads answered.
+    reads_served: u64,
 }
 
 struct Sim {
@@ -101,6 +110,8 @@ impl Sim {
         base.heartbeat_ticks = 2;
         base.pre_vote = rng.chance(1, 2);
         base.check_quorum = rng.chance(1, 2);
+        base.lease_read = base.check_quorum && rng.chance(1, 2);
+        base.lease_ticks = 8;
         base.quiesce_after_ticks = if rng.chance(1, 3) { 15 } else { 0 };
         // A third of the seeds run "chaos": one entry per append, frequent crashes.
         let chaos = rng.chance(1, 3);
@@ -300,6 +311,7 @@ impl Sim {
             self.send(m);
         }
         self.apply(id, &rd.committed_entries)?;
+        self.check_reads(id, &rd.read_states)?;
         self.raw(id).expect("running").advance();
         Ok(())
     }
@@ -451,7 +463,26 @@ impl Sim {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&e.data[..8]);
                 self.hist.acked.insert(u64::from_le_bytes(b), e.index);
+                self.hist.max_acked_index = self.hist.max_acked_index.max(e.index);
             }
+        }
+        Ok(())
+    }
+
+    /// Linearizable reads (ReadIndex and lease): the read index covers every write
+    /// acknowledged before the read started.
+    fn check_reads(&mut self, id: u64, states: &[raft::ReadState]) -> Check {
+        for rs in states {
+            let Some(min) = self.hist.reads.remove(&rs.request_ctx) else {
+                continue;
+            };
+            if rs.index < min {
+                return Err(format!(
+                    "n{id}: stale read at index {} < acknowledged {min}",
+                    rs.index
+                ));
+            }
+            self.hist.reads_served += 1;
         }
         Ok(())
     }
@@ -603,6 +634,35 @@ impl Sim {
             let batch: Vec<Vec<u8>> = (0..n).map(|_| self.payload()).collect();
             if let Some(raw) = self.raw(id) {
                 let _ = raw.propose_batch(batch);
+            }
+        }
+        if self.rng.chance(1, 3) {
+            // Half the reads go to a node that believes it leads (possibly a deposed
+            // leader that has not noticed yet): where stale reads would come from.
+            let leaders: Vec<u64> = running
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    self.nodes[&i]
+                        .raw
+                        .as_ref()
+                        .is_some_and(|r| r.soft_state().role == StateRole::Leader)
+                })
+                .collect();
+            let pool = if !leaders.is_empty() && self.rng.chance(1, 2) {
+                &leaders
+            } else {
+                &running
+            };
+            let id = pool[self.rng.below(pool.len() as u64) as usize];
+            let ctx = format!("read-{}", self.next_payload).into_bytes();
+            self.next_payload += 1;
+            let min = self.hist.max_acked_index;
+            if self
+                .raw(id)
+                .is_some_and(|r| r.read_index(ctx.clone()).is_ok())
+            {
+                self.hist.reads.insert(ctx, min);
             }
         }
         if self.faults && self.rng.chance(1, 60) {
@@ -828,7 +888,7 @@ impl SnapshotAllowed for MemStorage {
 }
 
 /// Runs one seed; returns the failure (with trace if enabled).
-fn run_seed(seed: u64, trace: bool) -> Result<u64, String> {
+fn run_seed(seed: u64, trace: bool) -> Result<(u64, u64), String> {
     let mut sim = Sim::new(seed, trace);
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Check {
         for _ in 0..FAULT_TICKS {
@@ -853,7 +913,7 @@ fn run_seed(seed: u64, trace: bool) -> Result<u64, String> {
         }
     }
     result
-        .map(|()| sim.hist.acked.len() as u64)
+        .map(|()| (sim.hist.acked.len() as u64, sim.hist.reads_served))
         .map_err(|e| format!("seed {seed} failed at tick {}: {e}", sim.now))
 }
 
@@ -873,19 +933,24 @@ fn run_part(part: u64, parts: u64) {
         }
         return;
     }
-    let seeds = env_u64("SIM_SEEDS").unwrap_or(2000);
-    let mut acked = 0;
+    let seeds = env_u64("SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
+    let (mut acked, mut reads) = (0, 0);
     let mut seed = part;
     while seed < seeds {
         match run_seed(seed, false) {
-            Ok(n) => acked += n,
+            Ok((a, r)) => {
+                acked += a;
+                reads += r;
+            }
             Err(e) => {
                 panic!("{e}\nreplay: SIM_SEED={seed} SIM_TRACE=1 cargo test -p raft --test sim")
             }
         }
         seed += parts;
     }
-    eprintln!("sim part {part}/{parts}: seeds ok, {acked} proposals acknowledged");
+    eprintln!(
+        "sim part {part}/{parts}: seeds ok, {acked} proposals acknowledged, {reads} reads served"
+    );
 }
 
 #[test]

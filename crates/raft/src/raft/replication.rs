@@ -207,6 +207,8 @@ impl<S: Storage> Raft<S> {
     }
 
     /// Heartbeats every peer, with `ctx` of the newest pending read (thesis §6.4).
+    // TODO(#4): with thousands of groups per node, the node crate should coalesce the
+    // heartbeats of all groups led towards one peer into a single message.
     pub(crate) fn bcast_heartbeat(&mut self) {
         let ctx = self
             .read_only
