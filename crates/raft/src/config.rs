@@ -40,7 +40,9 @@ pub struct Config {
     /// Idle ticks after which a leader with everything replicated and committed
     /// quiesces the group; 0 disables quiescence.
     pub quiesce_after_ticks: u64,
-    /// Index the application has applied; entries up to it are not handed out again.
+    /// Index the application has applied (durably, with its state); entries up to it
+    /// are not handed out again. Raised to the storage's snapshot index if lower; must
+    /// not exceed the durable commit index.
     pub applied: u64,
 }
 

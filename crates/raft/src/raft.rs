@@ -62,9 +62,9 @@ pub struct Raft<S: Storage> {
     /// Invariant: `pending_reads.len() + read_only.len() <= max_pending_reads`.
     pub(crate) pending_reads: Vec<(NodeId, Vec<u8>)>,
     /// Ticks since the last election reset (or, for a leader, the last quorum check).
-    pub(crate) election_elapsed: u64,
+    pub(crate) election_elapsed_ticks: u64,
     /// Leader: ticks since the last heartbeat.
-    pub(crate) heartbeat_elapsed: u64,
+    pub(crate) heartbeat_elapsed_ticks: u64,
     /// Election timeout in force, in `[election_ticks, 2 * election_ticks)`.
     pub(crate) randomized_election_ticks: u64,
     /// Ticks since the node started; heartbeat rounds are stamped with it. Starts at 1.
@@ -129,8 +129,8 @@ impl<S: Storage> Raft<S> {
             read_states: Vec::new(),
             read_only: ReadOnly::default(),
             pending_reads: Vec::new(),
-            election_elapsed: 0,
-            heartbeat_elapsed: 0,
+            election_elapsed_ticks: 0,
+            heartbeat_elapsed_ticks: 0,
             randomized_election_ticks: cfg.election_ticks,
             tick_count: 1,
             lead_transferee: None,
@@ -209,9 +209,9 @@ impl<S: Storage> Raft<S> {
     }
 
     fn tick_election(&mut self) {
-        self.election_elapsed += 1;
-        if self.promotable() && self.election_elapsed >= self.randomized_election_ticks {
-            self.election_elapsed = 0;
+        self.election_elapsed_ticks += 1;
+        if self.promotable() && self.election_elapsed_ticks >= self.randomized_election_ticks {
+            self.election_elapsed_ticks = 0;
             let kind = if self.cfg.pre_vote {
                 CampaignKind::PreElection
             } else {
@@ -225,11 +225,11 @@ impl<S: Storage> Raft<S> {
     /// Leader tick: CheckQuorum every election timeout (thesis §6.2), heartbeats every
     /// `heartbeat_ticks` (Raft §5.2), transfer deadline, quiescence.
     fn tick_heartbeat(&mut self) {
-        self.heartbeat_elapsed += 1;
-        self.election_elapsed += 1;
+        self.heartbeat_elapsed_ticks += 1;
+        self.election_elapsed_ticks += 1;
         self.idle_ticks += 1;
-        if self.election_elapsed >= self.cfg.election_ticks {
-            self.election_elapsed = 0;
+        if self.election_elapsed_ticks >= self.cfg.election_ticks {
+            self.election_elapsed_ticks = 0;
             if self.cfg.check_quorum {
                 if !self.tracker.quorum_active(self.id) {
                     self.become_follower(self.term, None);
@@ -242,11 +242,11 @@ impl<S: Storage> Raft<S> {
             }
             self.abort_leader_transfer();
         }
-        if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
-            self.heartbeat_elapsed = 0;
+        if self.heartbeat_elapsed_ticks >= self.cfg.heartbeat_ticks {
+            self.heartbeat_elapsed_ticks = 0;
             self.bcast_heartbeat();
         }
-        self.maybe_quiesce();
+        let _quiesced = self.maybe_quiesce();
     }
 
     /// Starts an election of `kind` unless this node is the leader or may not campaign.
@@ -322,8 +322,8 @@ impl<S: Storage> Raft<S> {
             self.vote = None;
         }
         self.leader_id = None;
-        self.election_elapsed = 0;
-        self.heartbeat_elapsed = 0;
+        self.election_elapsed_ticks = 0;
+        self.heartbeat_elapsed_ticks = 0;
         self.randomized_election_ticks =
             self.cfg.election_ticks + self.prng.below(self.cfg.election_ticks);
         self.lead_transferee = None;
@@ -455,7 +455,7 @@ impl<S: Storage> Raft<S> {
             // before voting so that leader's lease stays safe (thesis §6.4.1).
             let booting = self.cfg.lease_read && self.tick_count <= self.cfg.election_ticks;
             let in_lease = (self.leader_id.is_some() || booting)
-                && self.election_elapsed < self.cfg.election_ticks;
+                && self.election_elapsed_ticks < self.cfg.election_ticks;
             if !force && in_lease {
                 return false;
             }
@@ -502,7 +502,7 @@ impl<S: Storage> Raft<S> {
         if can_vote && self.raft_log.is_up_to_date(m.index, m.log_term) {
             r.term = m.term;
             if !pre {
-                self.election_elapsed = 0;
+                self.election_elapsed_ticks = 0;
                 self.vote = Some(m.from);
             }
         } else {
@@ -515,7 +515,7 @@ impl<S: Storage> Raft<S> {
         use MessageType as T;
         match m.msg_type {
             T::Append | T::Heartbeat | T::Snapshot | T::Quiesce => {
-                self.election_elapsed = 0;
+                self.election_elapsed_ticks = 0;
                 self.leader_id = Some(m.from);
                 match m.msg_type {
                     T::Append => self.handle_append(m),

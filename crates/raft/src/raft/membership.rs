@@ -101,7 +101,7 @@ impl<S: Storage> Raft<S> {
             return Err(Error::InvalidTransferTarget(target));
         }
         self.abort_leader_transfer();
-        self.election_elapsed = 0;
+        self.election_elapsed_ticks = 0;
         self.lead_transferee = Some(target);
         let caught_up = self
             .tracker

@@ -10,10 +10,10 @@ use crate::storage::Storage;
 impl<S: Storage> Raft<S> {
     /// Leader: quiesce when idle for `quiesce_after_ticks` and nothing is in flight —
     /// every peer holds the whole log, everything is committed and applied, no read,
-    /// transfer or membership change is pending.
-    pub(crate) fn maybe_quiesce(&mut self) {
+    /// transfer or membership change is pending. Returns whether it quiesced.
+    pub(crate) fn maybe_quiesce(&mut self) -> bool {
         if !self.can_quiesce() {
-            return;
+            return false;
         }
         let (index, log_term) = (self.raft_log.last_index(), self.raft_log.last_term());
         let commit = self.raft_log.committed;
@@ -28,6 +28,7 @@ impl<S: Storage> Raft<S> {
             }
         }
         self.quiesced = true;
+        true
     }
 
     fn can_quiesce(&self) -> bool {
@@ -58,7 +59,7 @@ impl<S: Storage> Raft<S> {
         let log = &self.raft_log;
         if log.last_index() == m.index && log.match_term(m.index, m.log_term) {
             self.raft_log.commit_to(m.commit);
-            self.election_elapsed = 0;
+            self.election_elapsed_ticks = 0;
             self.quiesced = true;
         }
     }
@@ -71,8 +72,8 @@ impl<S: Storage> Raft<S> {
         }
         self.quiesced = false;
         self.idle_ticks = 0;
-        self.election_elapsed = 0;
-        self.heartbeat_elapsed = 0;
+        self.election_elapsed_ticks = 0;
+        self.heartbeat_elapsed_ticks = 0;
         if self.role == StateRole::Leader {
             for pr in self.tracker.progress.values_mut() {
                 pr.recent_active = true;
