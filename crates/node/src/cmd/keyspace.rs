@@ -1,0 +1,6 @@
+//! Keyspace commands: parsing arguments into `storage::types::keyspace` ops.
+
+use super::CommandSpec;
+
+/// The keyspace command table.
+pub const COMMANDS: &[CommandSpec] = &[];

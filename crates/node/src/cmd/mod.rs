@@ -1,0 +1,208 @@
+//! Commands: parse and plan. A command's parser turns its arguments into a [`Plan`] (a read
+//! op, a write op, or work for the server itself); it never touches storage. Storage executes
+//! the ops (`storage::types::*`), and the server turns their [`Output`]s into RESP replies.
+//!
+//! One file per Redis command group. Each exposes `pub const COMMANDS: &[CommandSpec]`, the
+//! declarative table (name, arity, flags, key positions) that the dispatcher, `COMMAND` and the
+//! cluster router read.
+//!
+//! To add a command: write its parser in the group's file, add a [`CommandSpec`] to that file's
+//! `COMMANDS`, add the op and its executor in `storage::types::<group>`, and test it in the
+//! group's black-box test.
+
+pub mod hash;
+pub mod keyspace;
+pub mod list;
+pub mod set;
+pub mod string;
+pub mod zset;
+
+use bytes::Bytes;
+use storage::{ExecError, Output, ReadOp, WriteOp};
+
+use crate::errors;
+
+/// A command's flags, as `COMMAND INFO` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags(u32);
+
+impl Flags {
+    /// Changes data.
+    pub const WRITE: Flags = Flags(1);
+    /// Only reads data.
+    pub const READONLY: Flags = Flags(1 << 1);
+    /// May grow memory use (Redis's `denyoom`).
+    pub const DENYOOM: Flags = Flags(1 << 2);
+    /// Administrative.
+    pub const ADMIN: Flags = Flags(1 << 3);
+    /// O(1) or O(log n).
+    pub const FAST: Flags = Flags(1 << 4);
+    /// Allowed before authentication.
+    pub const NO_AUTH: Flags = Flags(1 << 5);
+    /// Answered by the node without storage (connection and server commands).
+    pub const LOCAL: Flags = Flags(1 << 6);
+    /// No flags.
+    pub const NONE: Flags = Flags(0);
+
+    const NAMES: [(Flags, &'static str); 6] = [
+        (Flags::WRITE, "write"),
+        (Flags::READONLY, "readonly"),
+        (Flags::DENYOOM, "denyoom"),
+        (Flags::ADMIN, "admin"),
+        (Flags::FAST, "fast"),
+        (Flags::NO_AUTH, "no_auth"),
+    ];
+
+    /// Both sets of flags.
+    pub const fn with(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names `COMMAND INFO` lists.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Flags::NAMES.into_iter().filter(move |(f, _)| self.contains(*f)).map(|(_, n)| n)
+    }
+}
+
+/// Where a command's keys are among its arguments (`args[0]` is the command name).
+#[derive(Debug, Clone, Copy)]
+pub enum KeySpec {
+    /// No keys.
+    None,
+    /// Keys at `first`, `first + step`, ... up to `last` (negative `last` counts from the end:
+    /// -1 is the last argument), as in `COMMAND INFO`.
+    Range {
+        /// Position of the first key.
+        first: i32,
+        /// Position of the last key; negative counts from the end.
+        last: i32,
+        /// Distance between keys.
+        step: i32,
+    },
+    /// Keys found by a function (commands with a `numkeys` argument); `first`, `last` and
+    /// `step` are what `COMMAND INFO` reports (Redis reports 0 0 0 plus `movablekeys`).
+    Movable(fn(&[Bytes]) -> Vec<usize>),
+}
+
+impl KeySpec {
+    /// The common case: one key at position 1.
+    pub const ONE: KeySpec = KeySpec::Range { first: 1, last: 1, step: 1 };
+    /// Every argument after the name is a key.
+    pub const ALL: KeySpec = KeySpec::Range { first: 1, last: -1, step: 1 };
+
+    /// The positions of the keys in `args` (invalid arities yield what exists).
+    pub fn positions(&self, args: &[Bytes]) -> Vec<usize> {
+        match *self {
+            KeySpec::None => Vec::new(),
+            KeySpec::Range { first, last, step } => {
+                let len = args.len() as i32;
+                let last = if last < 0 { len + last } else { last.min(len - 1) };
+                (first..=last).step_by(step.max(1) as usize).map(|i| i as usize).collect()
+            }
+            KeySpec::Movable(find) => find(args),
+        }
+    }
+}
+
+/// Inputs a parser may use besides the arguments. Values chosen here enter the op, so every
+/// replica applies the same thing.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanCtx {
+    /// Now, in Unix milliseconds (for relative expiry times like `SET ... EX 10`).
+    pub now_ms: u64,
+    /// A fresh random seed for ops that choose at random (SPOP, SRANDMEMBER...).
+    pub seed: u64,
+    /// The longest string value allowed (`proto-max-bulk-len`).
+    pub bulk_len_max: u64,
+}
+
+/// How per-shard results of a keyless command combine into one reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Add integers (DBSIZE).
+    Sum,
+    /// Concatenate arrays (KEYS).
+    Concat,
+    /// Any non-nil result (RANDOMKEY).
+    AnyNonNil,
+    /// Scan cursors (SCAN): the node owns the cursor's shard part.
+    Scan,
+    /// All shards must reply OK (FLUSHDB, FLUSHALL).
+    AllOk,
+}
+
+/// What a parsed command asks the node to do.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// Execute a read op on the shard that owns the command's keys.
+    Read(ReadOp),
+    /// Propose a write op to the shard that owns the command's keys.
+    Write(WriteOp),
+    /// Execute a read op on every shard and merge the results (KEYS, SCAN, DBSIZE, RANDOMKEY).
+    ReadAll(ReadOp, Merge),
+    /// Propose a write op to every shard (FLUSHDB, FLUSHALL).
+    WriteAll(WriteOp, Merge),
+    /// Reply without touching storage.
+    Reply(Output),
+}
+
+/// A data command's parser. `args[0]` is the command name; arity was checked already.
+pub type ParseFn = fn(&PlanCtx, &[Bytes]) -> Result<Plan, ExecError>;
+
+/// One row of the command table.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n > 0` exactly n arguments including the name, `n < 0` at least `-n`.
+    pub arity: i32,
+    /// Flags.
+    pub flags: Flags,
+    /// Where the keys are.
+    pub keys: KeySpec,
+    /// The `COMMAND DOCS` group (`string`, `keyspace`/`generic`, `hash`...).
+    pub group: &'static str,
+    /// One-line summary for `COMMAND DOCS` and `pilot help`.
+    pub summary: &'static str,
+    /// The parser; `None` for commands the server answers itself (flag `LOCAL`).
+    pub parse: Option<ParseFn>,
+}
+
+impl CommandSpec {
+    /// Whether `argc` arguments (including the name) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 { argc == self.arity } else { argc >= -self.arity }
+    }
+}
+
+/// Parses an integer argument (`ERR value is not an integer or out of range`).
+pub fn arg_i64(arg: &[u8]) -> Result<i64, ExecError> {
+    storage::number::parse_i64(arg).ok_or(ExecError::NotInteger)
+}
+
+/// Parses a float argument (`ERR value is not a valid float`).
+pub fn arg_f64(arg: &[u8]) -> Result<f64, ExecError> {
+    storage::number::parse_f64(arg).ok_or(ExecError::NotFloat)
+}
+
+/// Parses a non-negative count (`ERR value is out of range, must be positive`).
+pub fn arg_count(arg: &[u8]) -> Result<u64, ExecError> {
+    let n = arg_i64(arg)?;
+    u64::try_from(n).map_err(|_| ExecError::Reply(errors::COUNT_NOT_POSITIVE.into()))
+}
+
+/// Whether `arg` equals the option name `name` ignoring ASCII case.
+pub fn is_opt(arg: &[u8], name: &str) -> bool {
+    arg.eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// An argument as an owned byte vector (ops own their data).
+pub fn owned(arg: &Bytes) -> Vec<u8> {
+    arg.to_vec()
+}

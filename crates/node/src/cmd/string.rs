@@ -1,0 +1,6 @@
+//! String commands: parsing arguments into `storage::types::string` ops.
+
+use super::CommandSpec;
+
+/// The string command table.
+pub const COMMANDS: &[CommandSpec] = &[];

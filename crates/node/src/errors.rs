@@ -1,0 +1,81 @@
+//! Every error text RedRaft sends to clients, in one place (Redis 7's wording where Redis has
+//! one). Command code refers to these constants; nothing else spells an error reply.
+
+use storage::ExecError;
+
+/// `WRONGTYPE` reply.
+pub const WRONG_TYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// Integer parse failure or overflow of an argument or value.
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+/// Float parse failure.
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+/// Generic syntax error.
+pub const SYNTAX: &str = "ERR syntax error";
+/// INCR family overflow.
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+/// INCRBYFLOAT to NaN or infinity.
+pub const NAN_OR_INFINITY: &str = "ERR increment would produce NaN or Infinity";
+/// RENAME and friends on a missing key.
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+/// LSET out of range.
+pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+/// HINCRBY on a non-integer field.
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+/// HINCRBYFLOAT on a non-float field.
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+/// A value would exceed `proto-max-bulk-len`.
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+/// ZINCRBY / ZADD INCR producing NaN.
+pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+/// Engine failure (details go to the log, not the client).
+pub const INTERNAL: &str = "ERR internal storage error";
+/// Timeouts and offsets must be positive integers.
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+/// A count argument that must be positive.
+pub const COUNT_NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+/// Minimum and maximum of a score range that do not parse.
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+/// Minimum and maximum of a lex range that do not parse.
+pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+
+/// `ERR wrong number of arguments for '<name>' command`.
+pub fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{}' command", name.to_ascii_lowercase())
+}
+
+/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `.
+pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {
+    let mut text = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(name));
+    for arg in args.iter().take(16) {
+        text.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
+    }
+    text
+}
+
+/// `ERR invalid expire time in '<cmd>' command`.
+pub fn invalid_expire(command: &str) -> String {
+    format!("ERR invalid expire time in '{}' command", command.to_ascii_lowercase())
+}
+
+/// The full error reply text (without the leading `-`) for an op failure.
+pub fn exec_error_text(err: &ExecError) -> String {
+    match err {
+        ExecError::WrongType => WRONG_TYPE.into(),
+        ExecError::NotInteger => NOT_INTEGER.into(),
+        ExecError::NotFloat => NOT_FLOAT.into(),
+        ExecError::HashNotInteger => HASH_NOT_INTEGER.into(),
+        ExecError::HashNotFloat => HASH_NOT_FLOAT.into(),
+        ExecError::Overflow => OVERFLOW.into(),
+        ExecError::NanOrInfinity => NAN_OR_INFINITY.into(),
+        ExecError::NoSuchKey => NO_SUCH_KEY.into(),
+        ExecError::IndexOutOfRange => INDEX_OUT_OF_RANGE.into(),
+        ExecError::StringTooLong => STRING_TOO_LONG.into(),
+        ExecError::ScoreNan => SCORE_NAN.into(),
+        ExecError::Syntax => SYNTAX.into(),
+        ExecError::Reply(text) => text.clone(),
+        ExecError::Storage(e) => {
+            tracing::error!(error = %e, "storage failure while executing a command");
+            INTERNAL.into()
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The node's one RocksDB: column families, the shared memory budget, and shard lookup.
+//!
+//! Column families: `meta` (node metadata), `raft` (Raft logs and hard states of every shard on
+//! the node) and one `shard-<id>` per shard replica holding that shard's data.
+//!
+//! Memory budget: every column family shares one LRU block cache of
+//! [`StorageConfig::block_cache_bytes`] and one write-buffer manager capping all memtables
+//! together at [`StorageConfig::memtable_budget_bytes`] (RocksDB stalls writes rather than
+//! exceed it), so hundreds of shard column families stay within
+//! `block_cache_bytes + memtable_budget_bytes` plus index and filter blocks, which are charged to
+//! the block cache too.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, Options, WriteBufferManager};
+
+use crate::error::StorageError;
+use crate::shard::ShardStore;
+
+/// The RocksDB handle type RedRaft uses (column families can be created through `&self`).
+pub type RocksDb = rocksdb::DBWithThreadMode<rocksdb::MultiThreaded>;
+
+/// Name of the node metadata column family.
+pub const META_CF: &str = "meta";
+/// Name of the Raft log column family.
+pub const RAFT_CF: &str = "raft";
+const SHARD_CF_PREFIX: &str = "shard-";
+
+/// Storage limits and tuning. Every field is a documented, configurable limit.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Capacity of the block cache shared by every column family, in bytes.
+    pub block_cache_bytes: usize,
+    /// Cap on the memtables of all column families together, in bytes.
+    pub memtable_budget_bytes: usize,
+    /// Size of one column family's memtable before it is flushed, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Background flush and compaction threads.
+    pub background_jobs_max: i32,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            block_cache_bytes: 256 << 20,
+            memtable_budget_bytes: 256 << 20,
+            write_buffer_bytes: 32 << 20,
+            background_jobs_max: 2,
+        }
+    }
+}
+
+/// The node's RocksDB with its shared cache and memtable budget.
+pub struct Db {
+    rocks: RocksDb,
+    cache: Cache,
+    write_buffers: WriteBufferManager,
+    config: StorageConfig,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, with every column family it has.
+    pub fn open(path: &Path, config: &StorageConfig) -> Result<Arc<Db>, StorageError> {
+        std::fs::create_dir_all(path)?;
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            config.memtable_budget_bytes,
+            true,
+            cache.clone(),
+        );
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(config.background_jobs_max);
+        db_opts.set_write_buffer_manager(&write_buffers);
+        let mut names = RocksDb::list_cf(&db_opts, path).unwrap_or_default();
+        for required in ["default", META_CF, RAFT_CF] {
+            if !names.iter().any(|n| n == required) {
+                names.push(required.to_string());
+            }
+        }
+        let descriptors: Vec<_> = names
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(config, &cache, &write_buffers, name)))
+            .collect();
+        let rocks = RocksDb::open_cf_descriptors(&db_opts, path, descriptors)?;
+        Ok(Arc::new(Db { rocks, cache, write_buffers, config: config.clone(), path: path.to_path_buf() }))
+    }
+
+    /// The underlying RocksDB.
+    pub fn rocks(&self) -> &RocksDb {
+        &self.rocks
+    }
+
+    /// The directory the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A column family handle by name.
+    pub fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>, StorageError> {
+        self.rocks.cf_handle(name).ok_or_else(|| StorageError::Corrupt(format!("no column family {name}")))
+    }
+
+    /// Creates the column family of shard `id` if it does not exist.
+    pub fn create_shard(&self, id: u64) -> Result<(), StorageError> {
+        let name = shard_cf_name(id);
+        if self.rocks.cf_handle(&name).is_none() {
+            let opts = cf_options(&self.config, &self.cache, &self.write_buffers, &name);
+            self.rocks.create_cf(&name, &opts)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the column family of shard `id` and all its data.
+    pub fn drop_shard(&self, id: u64) -> Result<(), StorageError> {
+        let name = shard_cf_name(id);
+        if self.rocks.cf_handle(&name).is_some() {
+            self.rocks.drop_cf(&name)?;
+        }
+        Ok(())
+    }
+
+    /// The ids of every shard with a column family on this node, ascending.
+    pub fn shard_ids(&self) -> Vec<u64> {
+        let opts = Options::default();
+        let mut ids: Vec<u64> = RocksDb::list_cf(&opts, &self.path)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n.strip_prefix(SHARD_CF_PREFIX)?.parse().ok())
+            .filter(|id| self.rocks.cf_handle(&shard_cf_name(*id)).is_some())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The store of shard `id`, which must have been created.
+    pub fn shard(self: &Arc<Self>, id: u64) -> Result<ShardStore, StorageError> {
+        ShardStore::open(Arc::clone(self), id)
+    }
+
+    /// Makes every write so far durable with one fsync of the write-ahead log.
+    pub fn sync_wal(&self) -> Result<(), StorageError> {
+        Ok(self.rocks.flush_wal(true)?)
+    }
+}
+
+/// The column family name of shard `id`.
+pub fn shard_cf_name(id: u64) -> String {
+    format!("{SHARD_CF_PREFIX}{id}")
+}
+
+fn cf_options(config: &StorageConfig, cache: &Cache, write_buffers: &WriteBufferManager, name: &str) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_bloom_filter(10.0, false);
+    let mut opts = Options::default();
+    opts.set_block_based_table_factory(&table);
+    opts.set_write_buffer_manager(write_buffers);
+    opts.set_write_buffer_size(config.write_buffer_bytes);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    if name.starts_with(SHARD_CF_PREFIX) {
+        crate::gc::install(&mut opts, name);
+    }
+    opts
+}

@@ -1,0 +1,101 @@
+//! Numbers as Redis reads and writes them in values: strict integers (`string2ll`), floats
+//! (`string2ld`), and the human float format of INCRBYFLOAT and HINCRBYFLOAT.
+
+/// Parses a signed 64-bit integer exactly as Redis does: optional `-`, digits, no `+`, no
+/// spaces, no leading zeros (except `0` itself), nothing else, at most 20 characters.
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match bytes[0] {
+        b'-' => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || negative)) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((value as i64).wrapping_neg())
+    } else {
+        i64::try_from(value).ok()
+    }
+}
+
+/// Parses a float as Redis does for values and arguments: decimal or exponent notation,
+/// `inf`/`-inf`/`+inf` (any case), no surrounding spaces, not NaN.
+pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.is_empty() || text.trim() != text || text.len() > 5120 {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.contains("inf") || lower.contains("nan") => return None,
+        _ if lower.starts_with("0x") || lower.starts_with("-0x") || lower.starts_with("+0x") => {
+            return None
+        }
+        _ => lower.parse::<f64>().ok()?,
+    };
+    (!value.is_nan()).then_some(value)
+}
+
+/// Formats a float the way INCRBYFLOAT and HINCRBYFLOAT store and return it: the shortest
+/// decimal that reads back to the same value, never in exponent notation, `inf`/`-inf` for
+/// infinities.
+pub fn format_f64_human(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if value == 0.0 {
+        return "0".into();
+    }
+    // Rust's Display for f64 is the shortest round-trip representation without exponent.
+    format!("{value}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_follow_string2ll() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-1"), Some(-1));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"01", b"-0", b"1a", b"9223372036854775808"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn floats_reject_nan_and_spaces() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        for bad in [&b""[..], b"nan", b" 1", b"1 ", b"abc", b"0x10"] {
+            assert_eq!(parse_f64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn human_format_matches_redis_examples() {
+        assert_eq!(format_f64_human(10.5), "10.5");
+        assert_eq!(format_f64_human(3.0), "3");
+        assert_eq!(format_f64_human(5000.0), "5000");
+        assert_eq!(format_f64_human(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_f64_human(f64::INFINITY), "inf");
+    }
+}
