@@ -28,6 +28,9 @@ pub enum Output {
     Map(Vec<(Output, Output)>),
     /// A set: an array in RESP2, `~` in RESP3 (for example SMEMBERS).
     Set(Vec<Output>),
+    /// Pairs: a flat array in RESP2, an array of two-element arrays in RESP3 (for example
+    /// `ZRANGE ... WITHSCORES`, `HRANDFIELD ... WITHVALUES`, `ZPOPMIN key count`).
+    Pairs(Vec<(Output, Output)>),
 }
 
 impl Output {
