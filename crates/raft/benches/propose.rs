@@ -40,5 +40,27 @@ fn bench_propose(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_propose);
+/// One proposal per round: propose, then run the whole group until it is applied
+/// everywhere — the cost of a proposal when nothing batches it.
+fn bench_propose_unbatched(c: &mut Criterion) {
+    let mut g = c.benchmark_group("propose_3_nodes_one_per_round");
+    g.throughput(Throughput::Elements(1));
+    let mut group = Group::new(3, &Config::new(NodeId(1)));
+    group.elect_first();
+    let payload = vec![7u8; 16];
+    let mut rounds = 0u64;
+    g.bench_function("16", |b| {
+        b.iter(|| {
+            group.nodes[0].propose(payload.clone()).expect("propose");
+            group.stabilize();
+            rounds += 1;
+            if rounds.is_multiple_of(1024) {
+                group.compact();
+            }
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_propose, bench_propose_unbatched);
 criterion_main!(benches);
