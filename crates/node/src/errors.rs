@@ -79,3 +79,46 @@ pub fn exec_error_text(err: &ExecError) -> String {
         }
     }
 }
+
+// Collection command errors (hash, list, set, sorted set).
+
+/// HINCRBYFLOAT with an infinite increment.
+pub const VALUE_NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+/// HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a count of `i64::MIN`.
+pub const RAND_COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+/// A `*SCAN` cursor that is not an unsigned 64-bit integer.
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+/// `numkeys` of SINTERCARD, LMPOP, ZMPOP below 1.
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+/// `numkeys` of SINTERCARD beyond the arguments.
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+/// SINTERCARD / ZINTERCARD with a negative LIMIT.
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+/// LMPOP / ZMPOP with COUNT below 1.
+pub const COUNT_NOT_POSITIVE_MPOP: &str = "ERR count should be greater than 0";
+/// LPOS with RANK 0.
+pub const LPOS_RANK_ZERO: &str =
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+/// LPOS with a negative COUNT.
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+/// LPOS with a negative MAXLEN.
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// ZADD with both XX and NX.
+pub const ZADD_XX_NX: &str = "ERR XX and NX options at the same time are not compatible";
+/// ZADD with more than one of GT, LT, NX.
+pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+/// ZADD INCR with several pairs.
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+/// ZRANGE with LIMIT but neither BYSCORE nor BYLEX.
+pub const ZRANGE_LIMIT: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+/// ZRANGE BYLEX with WITHSCORES.
+pub const ZRANGE_BYLEX_WITHSCORES: &str = "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+/// ZUNION / ZINTER / ZDIFF with a WEIGHTS value that is not a float.
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+
+/// `ERR at least 1 input key is needed for '<name>' command` (ZUNION and friends, numkeys < 1).
+pub fn at_least_one_key(command: &str) -> String {
+    format!("ERR at least 1 input key is needed for '{}' command", command.to_ascii_lowercase())
+}
