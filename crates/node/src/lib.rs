@@ -4,5 +4,6 @@
 //! parses commands into storage ops (`cmd`), sends writes through the write path and reads to
 //! the shard that owns the key, and turns op outputs into RESP replies.
 
+pub mod cluster;
 pub mod cmd;
 pub mod errors;
