@@ -3,8 +3,10 @@
 //!
 //! - [`codec`]: Raft types <-> protobuf (wire and stored values).
 //! - [`error`]: what cluster operations fail with.
+//! - [`log_store`]: `raft::Storage` on the `raft` column family.
 
 pub mod codec;
 pub mod error;
+pub mod log_store;
 
 pub use error::{ClusterError, ClusterResult};
