@@ -311,11 +311,8 @@ impl Reader for Txn<'_> {
         let mut iter = self.db.rocks().raw_iterator_cf_opt(&cf, bounded_read_options(start, end));
         let range = (Bound::Included(start.to_vec()), Bound::Excluded(end.to_vec()));
         let mut pending = self.overlay.range::<Vec<u8>, _>(range);
-        let mut next_pending = |p: &mut std::collections::btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>>| {
-            if reverse { p.next_back() } else { p.next() }
-        };
         if reverse { iter.seek_to_last() } else { iter.seek_to_first() }
-        let mut over = next_pending(&mut pending);
+        let mut over = next_in(&mut pending, reverse);
         loop {
             // Skip stored records hidden by a pending range delete.
             while let Some(k) = iter.key() {
@@ -338,7 +335,7 @@ impl Reader for Txn<'_> {
                 if stored.is_some_and(|(sk, _)| sk == pk.as_slice()) {
                     if reverse { iter.prev() } else { iter.next() }
                 }
-                over = next_pending(&mut pending);
+                over = next_in(&mut pending, reverse);
                 if let Some(v) = pv {
                     if !visit(pk, v) {
                         break;
@@ -363,11 +360,23 @@ pub struct SnapshotView<'a> {
     cf_name: &'a str,
     snapshot: rocksdb::SnapshotWithThreadMode<'a, RocksDb>,
     now_ms: u64,
+    /// Registration in the DB's snapshot registry; dropped when the view is, after its last
+    /// read.
+    epoch: u64,
 }
 
 impl<'a> SnapshotView<'a> {
     pub(crate) fn new(db: &'a Db, cf_name: &'a str, now_ms: u64) -> Self {
-        SnapshotView { db, cf_name, snapshot: db.rocks().snapshot(), now_ms }
+        // Register before taking the snapshot, so the compaction filter never drops a record
+        // this snapshot can see (see `gc.rs`).
+        let epoch = db.snapshots().register();
+        SnapshotView { db, cf_name, snapshot: db.rocks().snapshot(), now_ms, epoch }
+    }
+}
+
+impl Drop for SnapshotView<'_> {
+    fn drop(&mut self) {
+        self.db.snapshots().unregister(self.epoch);
     }
 }
 
@@ -430,6 +439,17 @@ impl Reader for SnapshotView<'_> {
         }
         iter.status()?;
         Ok(())
+    }
+}
+
+type PendingRange<'r> = std::collections::btree_map::Range<'r, Vec<u8>, Option<Vec<u8>>>;
+
+/// The next pending write in scan direction.
+fn next_in<'r>(pending: &mut PendingRange<'r>, reverse: bool) -> Option<(&'r Vec<u8>, &'r Option<Vec<u8>>)> {
+    if reverse {
+        pending.next_back()
+    } else {
+        pending.next()
     }
 }
 
