@@ -38,7 +38,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
             return;
         }
         tick += 1;
-        if tick % (1000 / CRON_PERIOD_MS) == 0 {
+        if tick.is_multiple_of(1000 / CRON_PERIOD_MS) {
             let now = node.stats.commands_processed.load(Ordering::Relaxed);
             node.stats
                 .ops_per_sec

@@ -49,7 +49,7 @@ pub fn run(session: &mut Session, args: &[Bytes]) -> ExecResult {
     let sub = args[1].to_ascii_lowercase();
     match sub.as_slice() {
         b"get" if args.len() >= 3 => Ok(get(&session.node, &args[2..])),
-        b"set" if args.len() >= 4 && args.len() % 2 == 0 => set(&session.node, &args[2..]),
+        b"set" if args.len() >= 4 && args.len().is_multiple_of(2) => set(&session.node, &args[2..]),
         b"resetstat" if args.len() == 2 => {
             let stats = &session.node.stats;
             for counter in [
