@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
+# RocksDB's C++ is built once per machine and linked from a cache (see scripts/rocksdb-lib.sh).
+ROCKSDB_LIB_DIR=$(scripts/rocksdb-lib.sh)
+export ROCKSDB_LIB_DIR ROCKSDB_STATIC=1
 cargo build --release -q -p node --bin redraft
 target_dir=${CARGO_TARGET_DIR:-target}
 n1=${BENCH_N1:-100000}
