@@ -38,14 +38,48 @@ pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
 /// Minimum and maximum of a lex range that do not parse.
 pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
 
+/// A command before `AUTH` when a password is set.
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+/// `AUTH` with a wrong password or user.
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+/// `AUTH <password>` when no password is configured.
+pub const AUTH_NOT_CONFIGURED: &str =
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+/// `HELLO` with a protocol version other than 2 or 3.
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+/// `SELECT` of a database other than 0.
+pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+/// `SELECT` with a non-integer index.
+pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";
+/// `CLIENT SETNAME` with a bad name.
+pub const BAD_CLIENT_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+/// A new connection beyond `maxclients`.
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+/// A write accepted while the node shuts down.
+pub const SHUTTING_DOWN: &str = "ERR the server is shutting down";
+/// No shard serves the key on this node.
+pub const CLUSTER_DOWN: &str = "CLUSTERDOWN Hash slot not served";
+
+/// `HELLO` with a protocol version that is not a number.
+pub const HELLO_PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
+/// `HELLO` from an unauthenticated client without its `AUTH` option.
+pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+
 /// `ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(name: &str) -> String {
-    format!("ERR wrong number of arguments for '{}' command", name.to_ascii_lowercase())
+    format!(
+        "ERR wrong number of arguments for '{}' command",
+        name.to_ascii_lowercase()
+    )
 }
 
 /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `.
 pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {
-    let mut text = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(name));
+    let mut text = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(name)
+    );
     for arg in args.iter().take(16) {
         text.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
     }
@@ -54,7 +88,10 @@ pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {
 
 /// `ERR invalid expire time in '<cmd>' command`.
 pub fn invalid_expire(command: &str) -> String {
-    format!("ERR invalid expire time in '{}' command", command.to_ascii_lowercase())
+    format!(
+        "ERR invalid expire time in '{}' command",
+        command.to_ascii_lowercase()
+    )
 }
 
 /// The full error reply text (without the leading `-`) for an op failure.
@@ -114,11 +151,34 @@ pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-el
 pub const ZRANGE_LIMIT: &str =
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
 /// ZRANGE BYLEX with WITHSCORES.
-pub const ZRANGE_BYLEX_WITHSCORES: &str = "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const ZRANGE_BYLEX_WITHSCORES: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
 /// ZUNION / ZINTER / ZDIFF with a WEIGHTS value that is not a float.
 pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
 
 /// `ERR at least 1 input key is needed for '<name>' command` (ZUNION and friends, numkeys < 1).
 pub fn at_least_one_key(command: &str) -> String {
-    format!("ERR at least 1 input key is needed for '{}' command", command.to_ascii_lowercase())
+    format!(
+        "ERR at least 1 input key is needed for '{}' command",
+        command.to_ascii_lowercase()
+    )
+}
+
+// String and keyspace command errors.
+
+/// DECRBY with `i64::MIN`.
+pub const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
+/// SETRANGE with a negative offset.
+pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+/// EXPIRE and friends with more than one of NX, XX, GT, LT in a conflicting way.
+pub const EXPIRE_OPTIONS_CONFLICT: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+/// EXPIRE and friends with both GT and LT.
+pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
+/// COPY with the same source and destination.
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+
+/// `ERR Unsupported option <opt>` (EXPIRE and friends).
+pub fn unsupported_option(option: &[u8]) -> String {
+    format!("ERR Unsupported option {}", String::from_utf8_lossy(option))
 }

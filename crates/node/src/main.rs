@@ -1,1 +1,24 @@
-fn main() {}
+//! The `redraft` binary: parses the configuration, sets up logging, runs the server.
+
+use std::io::IsTerminal;
+
+use node::config::Config;
+
+fn main() -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("redraft-io")
+        .build()?;
+    let result = runtime.block_on(node::server::run(config));
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "redraft failed");
+    }
+    result
+}

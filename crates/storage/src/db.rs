@@ -16,6 +16,7 @@ use std::sync::Arc;
 use rocksdb::{BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, Options, WriteBufferManager};
 
 use crate::error::StorageError;
+use crate::gc::{GcLink, SnapshotRegistry};
 use crate::shard::ShardStore;
 
 /// The RocksDB handle type RedRaft uses (column families can be created through `&self`).
@@ -58,6 +59,10 @@ pub struct Db {
     write_buffers: WriteBufferManager,
     config: StorageConfig,
     path: PathBuf,
+    /// Lets the shards' compaction filters reach this DB (see `gc.rs`).
+    gc_link: GcLink,
+    /// Open snapshot views, which the compaction filter must not pull data from under.
+    snapshots: SnapshotRegistry,
 }
 
 impl Db {
@@ -81,12 +86,23 @@ impl Db {
                 names.push(required.to_string());
             }
         }
+        let gc_link = GcLink::default();
         let descriptors: Vec<_> = names
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(config, &cache, &write_buffers, name)))
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(config, &cache, &write_buffers, name, &gc_link)))
             .collect();
         let rocks = RocksDb::open_cf_descriptors(&db_opts, path, descriptors)?;
-        Ok(Arc::new(Db { rocks, cache, write_buffers, config: config.clone(), path: path.to_path_buf() }))
+        let db = Arc::new(Db {
+            rocks,
+            cache,
+            write_buffers,
+            config: config.clone(),
+            path: path.to_path_buf(),
+            gc_link: GcLink::clone(&gc_link),
+            snapshots: SnapshotRegistry::default(),
+        });
+        gc_link.set(Arc::downgrade(&db)).expect("a new link is set once");
+        Ok(db)
     }
 
     /// The underlying RocksDB.
@@ -108,7 +124,7 @@ impl Db {
     pub fn create_shard(&self, id: u64) -> Result<(), StorageError> {
         let name = shard_cf_name(id);
         if self.rocks.cf_handle(&name).is_none() {
-            let opts = cf_options(&self.config, &self.cache, &self.write_buffers, &name);
+            let opts = cf_options(&self.config, &self.cache, &self.write_buffers, &name, &self.gc_link);
             self.rocks.create_cf(&name, &opts)?;
         }
         Ok(())
@@ -141,6 +157,11 @@ impl Db {
         ShardStore::open(Arc::clone(self), id)
     }
 
+    /// The registry of open snapshot views (the compaction filter consults it).
+    pub fn snapshots(&self) -> &SnapshotRegistry {
+        &self.snapshots
+    }
+
     /// Makes every write so far durable with one fsync of the write-ahead log.
     pub fn sync_wal(&self) -> Result<(), StorageError> {
         Ok(self.rocks.flush_wal(true)?)
@@ -152,7 +173,13 @@ pub fn shard_cf_name(id: u64) -> String {
     format!("{SHARD_CF_PREFIX}{id}")
 }
 
-fn cf_options(config: &StorageConfig, cache: &Cache, write_buffers: &WriteBufferManager, name: &str) -> Options {
+fn cf_options(
+    config: &StorageConfig,
+    cache: &Cache,
+    write_buffers: &WriteBufferManager,
+    name: &str,
+    gc_link: &GcLink,
+) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_cache_index_and_filter_blocks(true);
@@ -163,7 +190,7 @@ fn cf_options(config: &StorageConfig, cache: &Cache, write_buffers: &WriteBuffer
     opts.set_write_buffer_size(config.write_buffer_bytes);
     opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
     if name.starts_with(SHARD_CF_PREFIX) {
-        crate::gc::install(&mut opts, name);
+        crate::gc::install(&mut opts, name, gc_link);
     }
     opts
 }

@@ -360,11 +360,23 @@ pub struct SnapshotView<'a> {
     cf_name: &'a str,
     snapshot: rocksdb::SnapshotWithThreadMode<'a, RocksDb>,
     now_ms: u64,
+    /// Registration in the DB's snapshot registry; dropped when the view is, after its last
+    /// read.
+    epoch: u64,
 }
 
 impl<'a> SnapshotView<'a> {
     pub(crate) fn new(db: &'a Db, cf_name: &'a str, now_ms: u64) -> Self {
-        SnapshotView { db, cf_name, snapshot: db.rocks().snapshot(), now_ms }
+        // Register before taking the snapshot, so the compaction filter never drops a record
+        // this snapshot can see (see `gc.rs`).
+        let epoch = db.snapshots().register();
+        SnapshotView { db, cf_name, snapshot: db.rocks().snapshot(), now_ms, epoch }
+    }
+}
+
+impl Drop for SnapshotView<'_> {
+    fn drop(&mut self) {
+        self.db.snapshots().unregister(self.epoch);
     }
 }
 

@@ -11,10 +11,12 @@
 //! - [`op`]: write entries, write ops and read ops, and their encoding.
 //! - [`types`]: one module per Redis command family.
 //! - [`gc`]: reclaiming stale sub-keys of deleted or overwritten collections.
+//! - [`export`]: exporting, importing and deleting slot ranges (snapshots, migration).
 
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod gc;
 pub mod glob;
 pub mod keys;

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::db::{shard_cf_name, Db};
+use rocksdb::{WriteBatch, WriteOptions};
+
 use crate::engine::{SnapshotView, Txn};
 use crate::error::StorageError;
+use crate::export::{Chunk, SlotRange};
 use crate::keys::{self, ShardState};
 use crate::op::{ReadOp, WriteEntry};
 use crate::output::{ExecError, ExecResult};
@@ -77,5 +80,54 @@ impl ShardStore {
     /// Executes a read op on a fresh point-in-time view.
     pub fn read(&self, now_ms: u64, op: &ReadOp) -> ExecResult {
         self.with_snapshot(now_ms, |view| op.execute(view))
+    }
+
+    /// Writes an exported chunk's records verbatim and raises the version floor to the highest
+    /// version they reference, in one batch (not synced). Does not move the applied index.
+    pub fn import_chunk(&self, chunk: &Chunk) -> Result<(), StorageError> {
+        let max_version = chunk.max_version()?;
+        let mut state = self.state.lock();
+        let cf = self.db.cf(&self.cf_name)?;
+        let mut batch = WriteBatch::default();
+        for (key, value) in &chunk.records {
+            if keys::is_shard_local(key) {
+                return Err(StorageError::Corrupt("an exported chunk holds a shard-local record".into()));
+            }
+            batch.put_cf(&cf, key, value);
+        }
+        let next = ShardState { last_version: state.last_version.max(max_version), ..*state };
+        batch.put_cf(&cf, keys::SHARD_STATE_KEY, keys::encode_shard_state(&next));
+        self.write_unsynced(batch)?;
+        *state = next;
+        Ok(())
+    }
+
+    /// Deletes every record of `range` (after it moved away), in O(1) writes: one range delete.
+    pub fn delete_slot_range(&self, range: SlotRange) -> Result<(), StorageError> {
+        let _applies = self.state.lock();
+        let (start, end) = keys::slot_range_bounds(range.first, range.last);
+        let cf = self.db.cf(&self.cf_name)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(&cf, start, end);
+        self.write_unsynced(batch)
+    }
+
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(false);
+        Ok(self.db.rocks().write_opt(batch, &opts)?)
+    }
+
+    /// Runs `f` on a write transaction at `now_ms` over the current data and discards it:
+    /// nothing is written. For tests and for checking what an entry would do.
+    pub fn dry_run<T>(&self, now_ms: u64, f: impl FnOnce(&mut Txn<'_>) -> T) -> T {
+        let state = self.state.lock();
+        let mut txn = Txn::new(&self.db, &self.cf_name, now_ms, *state);
+        f(&mut txn)
+    }
+
+    /// The name of the shard's column family.
+    pub fn cf_name(&self) -> &str {
+        &self.cf_name
     }
 }

@@ -10,11 +10,15 @@
 //! `COMMANDS`, add the op and its executor in `storage::types::<group>`, and test it in the
 //! group's black-box test.
 
+pub mod config;
+pub mod connection;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
+pub mod server;
 pub mod set;
 pub mod string;
+pub mod table;
 pub mod zset;
 
 use bytes::Bytes;
@@ -65,7 +69,10 @@ impl Flags {
 
     /// The names `COMMAND INFO` lists.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::NAMES.into_iter().filter(move |(f, _)| self.contains(*f)).map(|(_, n)| n)
+        Flags::NAMES
+            .into_iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, n)| n)
     }
 }
 
@@ -91,9 +98,17 @@ pub enum KeySpec {
 
 impl KeySpec {
     /// The common case: one key at position 1.
-    pub const ONE: KeySpec = KeySpec::Range { first: 1, last: 1, step: 1 };
+    pub const ONE: KeySpec = KeySpec::Range {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
     /// Every argument after the name is a key.
-    pub const ALL: KeySpec = KeySpec::Range { first: 1, last: -1, step: 1 };
+    pub const ALL: KeySpec = KeySpec::Range {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
 
     /// The positions of the keys in `args` (invalid arities yield what exists).
     pub fn positions(&self, args: &[Bytes]) -> Vec<usize> {
@@ -101,8 +116,15 @@ impl KeySpec {
             KeySpec::None => Vec::new(),
             KeySpec::Range { first, last, step } => {
                 let len = args.len() as i32;
-                let last = if last < 0 { len + last } else { last.min(len - 1) };
-                (first..=last).step_by(step.max(1) as usize).map(|i| i as usize).collect()
+                let last = if last < 0 {
+                    len + last
+                } else {
+                    last.min(len - 1)
+                };
+                (first..=last)
+                    .step_by(step.max(1) as usize)
+                    .map(|i| i as usize)
+                    .collect()
             }
             KeySpec::Movable(find) => find(args),
         }
@@ -177,7 +199,11 @@ impl CommandSpec {
     /// Whether `argc` arguments (including the name) satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i32;
-        if self.arity >= 0 { argc == self.arity } else { argc >= -self.arity }
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
     }
 }
 

@@ -1,0 +1,259 @@
+//! The node's configuration: command-line flags, `REDRAFT_*` environment variables and an
+//! optional TOML file.
+//!
+//! Precedence, highest first: flags, environment variables, the TOML file given by `--config`
+//! (or `REDRAFT_CONFIG`), built-in defaults. The file uses the long flag names as keys
+//! (`redis-port = 7000`, `requirepass = "secret"`); an unknown key is an error.
+//!
+//! Every limit is a field named `*_max` or `*_bytes`, documented here and in the README.
+//! Flags for the cluster issues (`--cluster`, `--shards`, `--replicas`, `--read-consistency`,
+//! `--cluster-mode`) go in their own help heading next to [`Config::port`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+/// One GiB, Redis's default `client-query-buffer-limit`.
+const GIB: u64 = 1 << 30;
+
+/// Everything a `redraft` process is configured with.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "redraft",
+    version,
+    about = "RedRaft: a Redis-compatible, strongly consistent key-value store"
+)]
+pub struct Config {
+    /// A TOML file with defaults for any flag below (keys are the long flag names).
+    #[arg(long, env = "REDRAFT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// This node's name, unique in a cluster.
+    #[arg(
+        long,
+        env = "REDRAFT_NODE_ID",
+        default_value = "node1",
+        help_heading = "Node"
+    )]
+    pub node_id: String,
+    /// Directory holding the node's RocksDB (created if missing).
+    #[arg(
+        long,
+        env = "REDRAFT_DATA_DIR",
+        default_value = "./data",
+        help_heading = "Node"
+    )]
+    pub data_dir: PathBuf,
+    /// Internal port for the node-to-node transport and admin API (reserved: nothing binds it
+    /// in a single-node server yet).
+    #[arg(
+        long,
+        env = "REDRAFT_PORT",
+        default_value_t = 5001,
+        help_heading = "Node"
+    )]
+    pub port: u16,
+
+    /// Port Redis clients connect to (0 picks a free port and logs it).
+    #[arg(
+        long,
+        env = "REDRAFT_REDIS_PORT",
+        default_value_t = 6379,
+        help_heading = "Redis"
+    )]
+    pub redis_port: u16,
+    /// Address both ports bind to.
+    #[arg(
+        long,
+        env = "REDRAFT_BIND",
+        default_value = "127.0.0.1",
+        help_heading = "Redis"
+    )]
+    pub bind: String,
+    /// Password of the `default` user; when set, clients must AUTH before other commands.
+    #[arg(long, env = "REDRAFT_REQUIREPASS", help_heading = "Redis")]
+    pub requirepass: Option<String>,
+
+    /// Most clients connected at once (Redis `maxclients`); one more is told
+    /// `ERR max number of clients reached` and closed.
+    #[arg(
+        long,
+        env = "REDRAFT_MAXCLIENTS",
+        default_value_t = 10_000,
+        help_heading = "Limits"
+    )]
+    pub maxclients: usize,
+    /// Most bytes buffered for one client's unprocessed commands (Redis
+    /// `client-query-buffer-limit`); a client exceeding it is closed.
+    #[arg(long, env = "REDRAFT_QUERY_BUFFER_MAX_BYTES", default_value_t = GIB, help_heading = "Limits")]
+    pub query_buffer_max_bytes: u64,
+    /// Longest bulk string a client may send, and longest string value (Redis
+    /// `proto-max-bulk-len`).
+    #[arg(long, env = "REDRAFT_PROTO_MAX_BULK_LEN", default_value_t = resp::Limits::BULK_LEN_MAX as u64, help_heading = "Limits")]
+    pub proto_max_bulk_len: u64,
+    /// Most arguments in one command (multibulk length).
+    #[arg(long, env = "REDRAFT_MULTIBULK_LEN_MAX", default_value_t = resp::Limits::MULTIBULK_LEN_MAX, help_heading = "Limits")]
+    pub multibulk_len_max: usize,
+    /// Most writes queued for the write path at once; clients wait when it is full.
+    #[arg(
+        long,
+        env = "REDRAFT_PENDING_WRITES_MAX",
+        default_value_t = 16_384,
+        help_heading = "Limits"
+    )]
+    pub pending_writes_max: usize,
+    /// Most writes applied per group commit (one fsync covers them all).
+    #[arg(
+        long,
+        env = "REDRAFT_WRITE_BATCH_MAX",
+        default_value_t = 1024,
+        help_heading = "Limits"
+    )]
+    pub write_batch_max: usize,
+    /// Most expired keys deleted per shard per active-expiry cycle (one cycle every 100 ms).
+    #[arg(
+        long,
+        env = "REDRAFT_EXPIRE_KEYS_PER_CYCLE_MAX",
+        default_value_t = 200,
+        help_heading = "Limits"
+    )]
+    pub expire_keys_per_cycle_max: usize,
+    /// Most keys active expiry looks at per shard per cycle, looking for expired ones.
+    #[arg(
+        long,
+        env = "REDRAFT_EXPIRE_SCAN_PER_CYCLE_MAX",
+        default_value_t = 2_000,
+        help_heading = "Limits"
+    )]
+    pub expire_scan_per_cycle_max: usize,
+    /// How long a graceful shutdown waits for connected clients to finish, in milliseconds.
+    #[arg(
+        long,
+        env = "REDRAFT_SHUTDOWN_GRACE_MS",
+        default_value_t = 5_000,
+        help_heading = "Limits"
+    )]
+    pub shutdown_grace_ms: u64,
+
+    /// RocksDB block cache shared by every shard, in bytes.
+    #[arg(long, env = "REDRAFT_BLOCK_CACHE_BYTES", default_value_t = 256 << 20, help_heading = "Storage")]
+    pub block_cache_bytes: usize,
+    /// Cap on all RocksDB memtables together, in bytes.
+    #[arg(long, env = "REDRAFT_MEMTABLE_BUDGET_BYTES", default_value_t = 256 << 20, help_heading = "Storage")]
+    pub memtable_budget_bytes: usize,
+
+    /// Log filter (`tracing` env-filter syntax, e.g. `info` or `node=debug,warn`).
+    #[arg(
+        long,
+        env = "REDRAFT_LOG",
+        default_value = "info",
+        help_heading = "Node"
+    )]
+    pub log: String,
+}
+
+impl Config {
+    /// Parses the process's arguments, environment and config file.
+    pub fn load() -> anyhow::Result<Config> {
+        Config::load_from(std::env::args_os())
+    }
+
+    /// Parses `args` (the first is the program name), the environment and the config file.
+    pub fn load_from<I, T>(args: I) -> anyhow::Result<Config>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let first = Config::try_parse_from(&args)?;
+        let Some(path) = first.config.clone() else {
+            return Ok(first);
+        };
+        // The file's values become the flags' defaults, so environment variables and flags
+        // still override them.
+        let mut command = Config::command();
+        for (key, value) in read_file(&path)? {
+            if key == "config" || !command.get_arguments().any(|a| a.get_id() == key.as_str()) {
+                bail!("{}: unknown setting '{key}'", path.display());
+            }
+            let value: &'static str = Box::leak(value.into_boxed_str());
+            command = command.mut_arg(key.as_str(), |a| a.default_value(value));
+        }
+        let matches = command.try_get_matches_from(&args)?;
+        Ok(Config::from_arg_matches(&matches)?)
+    }
+
+    /// The storage engine's settings.
+    pub fn storage(&self) -> storage::StorageConfig {
+        storage::StorageConfig {
+            block_cache_bytes: self.block_cache_bytes,
+            memtable_budget_bytes: self.memtable_budget_bytes,
+            ..storage::StorageConfig::default()
+        }
+    }
+}
+
+/// Reads a TOML config file into (argument id, value) pairs; ids use `_` like clap's.
+fn read_file(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    let mut out = Vec::with_capacity(table.len());
+    for (key, value) in table {
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => bail!(
+                "{}: setting '{key}' has unsupported value {other}",
+                path.display()
+            ),
+        };
+        out.push((key.replace('-', "_"), value));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_redis_like() {
+        let c = Config::load_from(["redraft"]).unwrap();
+        assert_eq!(c.redis_port, 6379);
+        assert_eq!(c.port, 5001);
+        assert_eq!(c.maxclients, 10_000);
+        assert_eq!(c.query_buffer_max_bytes, 1 << 30);
+        assert_eq!(c.proto_max_bulk_len, 512 << 20);
+        assert_eq!(c.node_id, "node1");
+    }
+
+    #[test]
+    fn file_values_yield_to_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("redraft.toml");
+        std::fs::write(
+            &path,
+            "redis-port = 7000\nmaxclients = 5\nrequirepass = \"pw\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = Config::load_from(["redraft", "--config", p, "--maxclients", "9"]).unwrap();
+        assert_eq!(c.redis_port, 7000);
+        assert_eq!(c.maxclients, 9);
+        assert_eq!(c.requirepass.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("redraft.toml");
+        std::fs::write(&path, "no-such-flag = 1\n").unwrap();
+        assert!(Config::load_from(["redraft", "--config", path.to_str().unwrap()]).is_err());
+    }
+}

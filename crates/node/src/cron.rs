@@ -1,0 +1,119 @@
+//! The node's periodic work, every [`CRON_PERIOD_MS`]: active expiry of keys and the
+//! operations-per-second sample `INFO` reports.
+//!
+//! Active expiry: reads never return expired keys, but nobody may read them again, so each
+//! cycle visits up to `expire_scan_per_cycle_max` keys of each shard from a rotating cursor,
+//! takes up to `expire_keys_per_cycle_max` expired ones and deletes them
+//! through the write path (a replicated write, so every replica deletes the same keys).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use router::ShardId;
+use storage::types::keyspace::{KeyspaceRead, KeyspaceWrite};
+use storage::{Output, ReadOp, WriteEntry, WriteOp};
+use tokio::sync::watch;
+
+use crate::dispatch;
+use crate::state::{unix_ms, Node};
+
+/// How often the cron runs, in milliseconds (Redis's default `hz 10`).
+pub const CRON_PERIOD_MS: u64 = 100;
+
+/// Runs until `stop` turns true.
+pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(CRON_PERIOD_MS));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick: u64 = 0;
+    let mut cursors: HashMap<ShardId, u64> = HashMap::new();
+    let mut last_commands = node.stats.commands_processed.load(Ordering::Relaxed);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        tick += 1;
+        if tick.is_multiple_of(1000 / CRON_PERIOD_MS) {
+            let now = node.stats.commands_processed.load(Ordering::Relaxed);
+            node.stats
+                .ops_per_sec
+                .store(now.saturating_sub(last_commands), Ordering::Relaxed);
+            last_commands = now;
+        }
+        for shard in node.shard_ids() {
+            let cursor = cursors.entry(shard).or_insert(0);
+            let deleted = expire_shard(&node, shard, cursor).await;
+            if deleted > 0 {
+                node.stats
+                    .expired_keys
+                    .fetch_add(deleted as u64, Ordering::Relaxed);
+                tracing::trace!(shard = shard.0, deleted, "active expiry");
+            }
+        }
+    }
+}
+
+/// Deletes up to `expire_keys_per_cycle_max` expired keys of `shard`, found among at most
+/// `expire_scan_per_cycle_max` keys from the shard's rotating cursor; returns how many.
+async fn expire_shard(node: &Node, shard: ShardId, cursor: &mut u64) -> usize {
+    let sample = ReadOp::Keyspace(KeyspaceRead::SampleExpired {
+        cursor: *cursor,
+        visit_max: node.config.expire_scan_per_cycle_max as u64,
+        count_max: node.config.expire_keys_per_cycle_max as u64,
+    });
+    let now_ms = unix_ms();
+    let (next, keys) = match dispatch::read(node, shard, now_ms, &sample) {
+        Ok(Output::Array(mut parts)) if parts.len() == 2 => {
+            let keys = parts.pop();
+            let next = parts.pop();
+            (next, keys)
+        }
+        Ok(other) => panic!("SampleExpired replied {other:?}, not [cursor, keys]"),
+        Err(e) => {
+            tracing::warn!(shard = shard.0, error = %e, "sampling expired keys failed");
+            return 0;
+        }
+    };
+    if let Some(Output::Bulk(next)) = next {
+        *cursor = std::str::from_utf8(&next)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+    }
+    let keys: Vec<Vec<u8>> = match keys {
+        Some(Output::Array(keys)) => keys
+            .into_iter()
+            .filter_map(|k| {
+                if let Output::Bulk(k) = k {
+                    Some(k)
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if keys.is_empty() {
+        return 0;
+    }
+    let entry = WriteEntry {
+        now_ms,
+        ops: vec![WriteOp::Keyspace(KeyspaceWrite::DeleteExpired { keys })],
+    };
+    let deleted = match node.proposer.propose(shard, entry).await {
+        Ok(proposal) => proposal.await,
+        Err(e) => Err(e),
+    };
+    match deleted.map(|mut r| r.pop()) {
+        Ok(Some(Ok(Output::Int(n)))) => usize::try_from(n).unwrap_or(0),
+        other => {
+            tracing::warn!(shard = shard.0, result = ?other, "deleting expired keys failed");
+            0
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! One client's session: its state (protocol, authentication, name) and the execution of its
+//! commands in order.
+//!
+//! Replies are appended to an output buffer the connection writes in one go. Writes are
+//! proposed without waiting for their results, so a pipeline of writes shares group commits;
+//! any other command first waits for the writes before it ("drains"), so replies stay in
+//! order and a read sees the connection's earlier writes.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use resp::{Encoder, ProtocolVersion};
+use router::ShardId;
+use storage::engine::OpRng;
+use storage::{ExecError, ExecResult, WriteEntry, WriteOp};
+
+use crate::clients::ClientInfo;
+use crate::cmd::table::{table, Entry};
+use crate::cmd::{Flags, Merge, Plan, PlanCtx};
+use crate::dispatch::{self, PendingWrite};
+use crate::errors;
+use crate::reply;
+use crate::state::{unix_ms, Node};
+
+/// A client's session.
+pub struct Session {
+    /// The node.
+    pub node: Arc<Node>,
+    /// This client's entry in the registry.
+    pub info: Arc<ClientInfo>,
+    /// Whether the client has authenticated (always true when no password is set at connect).
+    pub authenticated: bool,
+    /// Set by `QUIT`: close after writing the replies so far.
+    pub quit: bool,
+    encoder: Encoder,
+    rng: OpRng,
+    out: BytesMut,
+    /// Proposed writes whose replies come next, in order.
+    pending: VecDeque<PendingWrite>,
+}
+
+impl Session {
+    /// A session for a newly connected client.
+    pub fn new(node: Arc<Node>, info: Arc<ClientInfo>) -> Session {
+        let authenticated = node.live.requirepass.read().is_none();
+        let seed = crate::state::unix_us() ^ info.id.rotate_left(32);
+        Session {
+            node,
+            info,
+            authenticated,
+            quit: false,
+            encoder: Encoder::new(ProtocolVersion::Resp2),
+            rng: OpRng::new(seed),
+            out: BytesMut::with_capacity(16 * 1024),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The protocol version replies are written in.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.encoder.version()
+    }
+
+    /// Switches the protocol version (HELLO); the reply of the switching command already uses it.
+    pub fn set_protocol(&mut self, version: ProtocolVersion) {
+        self.encoder = Encoder::new(version);
+        self.info
+            .resp
+            .store(version.number() as u8, Ordering::Relaxed);
+    }
+
+    /// The replies written so far.
+    pub fn out(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    /// Whether writes are waiting for their replies.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Appends an error reply (after the replies of pending writes).
+    pub async fn reply_error(&mut self, text: &str) {
+        self.drain().await;
+        reply::error(&self.encoder, &mut self.out, text);
+    }
+
+    /// Runs one command: appends its reply, or proposes it and queues its reply.
+    pub async fn handle(&mut self, args: Vec<Bytes>) {
+        let Some(name) = args.first() else {
+            return;
+        };
+        Node::bump(&self.node.stats.commands_processed);
+        let Some(entry) = table().lookup(name) else {
+            let text = errors::unknown_command(name, &args[1..]);
+            return self.reply_error(&text).await;
+        };
+        if !entry.spec.arity_ok(args.len()) {
+            return self
+                .reply_error(&errors::wrong_arity(entry.spec.name))
+                .await;
+        }
+        if !self.authenticated
+            && !entry.spec.flags.contains(Flags::NO_AUTH)
+            && self.node.requirepass().is_some()
+        {
+            return self.reply_error(errors::NOAUTH).await;
+        }
+        self.info.touch();
+        *self.info.last_cmd.lock() = entry.spec.name;
+        self.run(entry, &args).await;
+    }
+
+    async fn run(&mut self, entry: Entry, args: &[Bytes]) {
+        if let Some(local) = entry.local {
+            self.drain().await;
+            let result = local(self, args);
+            return reply::result(&self.encoder, &mut self.out, &result);
+        }
+        let parse = entry
+            .spec
+            .parse
+            .expect("the command table gives every non-local command a parser");
+        let ctx = PlanCtx {
+            now_ms: unix_ms(),
+            seed: self.rng.next_u64(),
+            bulk_len_max: self.node.live.proto_max_bulk_len.load(Ordering::Relaxed),
+        };
+        let result = match parse(&ctx, args) {
+            Ok(Plan::Write(op)) => match dispatch::route(&self.node, entry.spec, args) {
+                Ok(shard) => return self.propose(vec![shard], ctx.now_ms, op, None).await,
+                Err(e) => Err(e),
+            },
+            Ok(Plan::WriteAll(op, merge)) => {
+                let shards = self.node.shard_ids();
+                return self.propose(shards, ctx.now_ms, op, Some(merge)).await;
+            }
+            Ok(Plan::Read(op)) => {
+                self.drain().await;
+                dispatch::route(&self.node, entry.spec, args)
+                    .and_then(|shard| dispatch::read(&self.node, shard, ctx.now_ms, &op))
+            }
+            Ok(Plan::ReadAll(op, merge)) => {
+                self.drain().await;
+                dispatch::read_all(&self.node, ctx.now_ms, &op, merge)
+            }
+            Ok(Plan::Reply(output)) => Ok(output),
+            Err(e) => Err(e),
+        };
+        self.drain().await;
+        reply::result(&self.encoder, &mut self.out, &result);
+    }
+
+    /// Proposes `op` to each of `shards` and queues the reply.
+    async fn propose(
+        &mut self,
+        shards: Vec<ShardId>,
+        now_ms: u64,
+        op: WriteOp,
+        merge: Option<Merge>,
+    ) {
+        let mut proposals = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let entry = WriteEntry {
+                now_ms,
+                ops: vec![op.clone()],
+            };
+            match self.node.proposer.propose(shard, entry).await {
+                Ok(p) => proposals.push(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "write not accepted");
+                    return self.reply_error(errors::SHUTTING_DOWN).await;
+                }
+            }
+        }
+        self.pending.push_back(PendingWrite { proposals, merge });
+    }
+
+    /// Waits for every pending write and appends their replies in order.
+    pub async fn drain(&mut self) {
+        while let Some(write) = self.pending.pop_front() {
+            let result: ExecResult = write.finish().await;
+            reply::result(&self.encoder, &mut self.out, &result);
+        }
+    }
+}
+
+/// An error result with Redis text `text`.
+pub fn err(text: &str) -> ExecResult {
+    Err(ExecError::Reply(text.into()))
+}

@@ -1,0 +1,109 @@
+//! What every connection of a node shares: storage, routing, the write path, live settings,
+//! clients and counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use router::{RoutingTable, ShardId};
+use storage::{Db, ShardStore};
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::write_path::Proposer;
+
+/// Settings `CONFIG SET` may change while the node runs.
+#[derive(Debug)]
+pub struct LiveConfig {
+    /// Most connected clients (`maxclients`).
+    pub maxclients: AtomicUsize,
+    /// Password of the `default` user (`requirepass`); `None` means no AUTH needed.
+    pub requirepass: RwLock<Option<String>>,
+    /// Longest bulk string and string value (`proto-max-bulk-len`); applies to connections
+    /// accepted after a change and to every value size check at once.
+    pub proto_max_bulk_len: AtomicU64,
+    /// Settings accepted by `CONFIG SET` without effect, remembered for `CONFIG GET`.
+    pub inert: RwLock<HashMap<String, String>>,
+}
+
+/// Counters `INFO` reports.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Commands executed since start (or `CONFIG RESETSTAT`).
+    pub commands_processed: AtomicU64,
+    /// Connections accepted since start (or `CONFIG RESETSTAT`).
+    pub connections_received: AtomicU64,
+    /// Connections refused because of `maxclients`.
+    pub rejected_connections: AtomicU64,
+    /// Keys deleted by active expiry.
+    pub expired_keys: AtomicU64,
+    /// Commands per second over the last sampling second.
+    pub ops_per_sec: AtomicU64,
+}
+
+/// The node: one per process, shared by every task.
+pub struct Node {
+    /// The static configuration the process started with.
+    pub config: Config,
+    /// Settings that `CONFIG SET` changes.
+    pub live: LiveConfig,
+    /// The node's RocksDB.
+    pub db: Arc<Db>,
+    /// The shards hosted here. Invariant: every shard the routing table names is here.
+    pub shards: HashMap<ShardId, Arc<ShardStore>>,
+    /// Which shard owns each slot.
+    pub routing: RwLock<Arc<RoutingTable>>,
+    /// The write seam.
+    pub proposer: Arc<dyn Proposer>,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Counters.
+    pub stats: Stats,
+    /// When the node started.
+    pub started: Instant,
+}
+
+impl Node {
+    /// The shard owning `key`'s slot (the single shard when the table is incomplete).
+    pub fn shard_for_key(&self, key: &[u8]) -> Option<ShardId> {
+        self.routing.read().shard_for_key(key)
+    }
+
+    /// Every shard hosted here, ascending.
+    pub fn shard_ids(&self) -> Vec<ShardId> {
+        let mut ids: Vec<ShardId> = self.shards.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Seconds since the node started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The configured password, if any.
+    pub fn requirepass(&self) -> Option<String> {
+        self.live.requirepass.read().clone()
+    }
+
+    /// Increments a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Now, in Unix microseconds.
+pub fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}

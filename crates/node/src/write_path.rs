@@ -1,0 +1,322 @@
+//! The write seam: how a write entry reaches a shard's state machine and comes back
+//! acknowledged.
+//!
+//! [`Proposer`] is the seam Raft plugs into (issue #3): a proposal is a [`WriteEntry`] for one
+//! shard; its result is one [`ExecResult`] per op, available only once the entry is durable.
+//!
+//! [`LocalProposer`] is the single-node implementation: a bounded queue
+//! ([`Config::pending_writes_max`](crate::config::Config::pending_writes_max)) feeding ONE
+//! dedicated writer thread. The thread drains up to `write_batch_max` entries, applies each in
+//! queue order with [`ShardStore::apply`] at the shard's next index, then makes the whole batch
+//! durable with ONE [`Db::sync_wal`] (group commit across clients), and only then completes the
+//! replies. A write is acknowledged only after its fsync.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use router::ShardId;
+use storage::{Db, ExecResult, ShardStore, WriteEntry};
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a proposal has no result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProposeError {
+    /// No shard with this id on this node.
+    #[error("unknown shard {0}")]
+    UnknownShard(ShardId),
+    /// The write path is shutting down or its thread is gone.
+    #[error("write path stopped")]
+    Stopped,
+    /// Applying or syncing failed; the text is logged, the client gets a generic error.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+/// The outcome of one proposal: one result per op of the entry.
+pub type ProposeResult = Result<Vec<ExecResult>, ProposeError>;
+
+/// A proposal accepted into the write path; resolves once its entry is applied and durable.
+#[derive(Debug)]
+pub struct Proposal(oneshot::Receiver<ProposeResult>);
+
+impl Future for Proposal {
+    type Output = ProposeResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ProposeResult> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(ProposeError::Stopped)))
+    }
+}
+
+/// A boxed future of a proposal's acceptance.
+pub type Accepting<'a> = Pin<Box<dyn Future<Output = Result<Proposal, ProposeError>> + Send + 'a>>;
+
+/// The write seam. Proposals to one shard from one caller are applied in the order they were
+/// accepted, so a caller may accept several before awaiting any of them.
+pub trait Proposer: Send + Sync {
+    /// Queues `entry` for `shard`; resolves once accepted (waits while the queue is full).
+    fn propose(&self, shard: ShardId, entry: WriteEntry) -> Accepting<'_>;
+
+    /// Stops accepting, finishes and syncs everything accepted, and waits for the writer.
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+enum Job {
+    Write {
+        shard: ShardId,
+        entry: WriteEntry,
+        reply: oneshot::Sender<ProposeResult>,
+    },
+    Stop(oneshot::Sender<()>),
+}
+
+/// The single-node write path: one writer thread, group commit.
+pub struct LocalProposer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl LocalProposer {
+    /// Starts the writer thread over `shards`.
+    ///
+    /// `pending_writes_max` bounds the queue, `write_batch_max` the entries per fsync.
+    pub fn start(
+        db: Arc<Db>,
+        shards: HashMap<ShardId, Arc<ShardStore>>,
+        pending_writes_max: usize,
+        write_batch_max: usize,
+    ) -> std::io::Result<LocalProposer> {
+        let (jobs, rx) = mpsc::channel(pending_writes_max.max(1));
+        let writer = Writer::new(db, shards, write_batch_max.max(1));
+        std::thread::Builder::new()
+            .name("redraft-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(LocalProposer { jobs })
+    }
+}
+
+impl Proposer for LocalProposer {
+    fn propose(&self, shard: ShardId, entry: WriteEntry) -> Accepting<'_> {
+        Box::pin(async move {
+            let (reply, rx) = oneshot::channel();
+            self.jobs
+                .send(Job::Write {
+                    shard,
+                    entry,
+                    reply,
+                })
+                .await
+                .map_err(|_| ProposeError::Stopped)?;
+            Ok(Proposal(rx))
+        })
+    }
+
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let (done, rx) = oneshot::channel();
+            if self.jobs.send(Job::Stop(done)).await.is_ok() {
+                let _ = rx.await;
+            }
+        })
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    db: Arc<Db>,
+    shards: HashMap<ShardId, (Arc<ShardStore>, u64)>,
+    batch_max: usize,
+}
+
+impl Writer {
+    fn new(db: Arc<Db>, shards: HashMap<ShardId, Arc<ShardStore>>, batch_max: usize) -> Writer {
+        // Invariant: the index kept next to each shard is its applied index; the next entry
+        // goes at applied + 1.
+        let shards = shards
+            .into_iter()
+            .map(|(id, store)| {
+                let applied = store.state().applied_index;
+                (id, (store, applied))
+            })
+            .collect();
+        Writer {
+            db,
+            shards,
+            batch_max,
+        }
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut batch: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> =
+            Vec::with_capacity(self.batch_max);
+        while let Some(first) = rx.blocking_recv() {
+            let mut stop = None;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Write {
+                        shard,
+                        entry,
+                        reply,
+                    } => batch.push((reply, self.apply(shard, &entry))),
+                    Job::Stop(done) => {
+                        stop = Some(done);
+                        break;
+                    }
+                }
+                if batch.len() < self.batch_max {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.commit(&mut batch);
+            if let Some(done) = stop {
+                tracing::info!("write path stopped; every accepted write is durable");
+                // Release the database before answering, so the caller may reopen it.
+                drop(self);
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    fn apply(&mut self, shard: ShardId, entry: &WriteEntry) -> ProposeResult {
+        let Some((store, applied)) = self.shards.get_mut(&shard) else {
+            return Err(ProposeError::UnknownShard(shard));
+        };
+        let index = *applied + 1;
+        match store.apply(index, entry) {
+            Ok(Some(results)) => {
+                *applied = index;
+                Ok(results)
+            }
+            Ok(None) => {
+                panic!("shard {shard} already applied index {index}: the writer lost track of it")
+            }
+            Err(e) => {
+                tracing::error!(shard = shard.0, index, error = %e, "applying a write entry failed");
+                Err(ProposeError::Storage(e.to_string()))
+            }
+        }
+    }
+
+    /// Syncs the WAL once for the whole batch, then answers every proposal in it.
+    fn commit(&self, batch: &mut Vec<(oneshot::Sender<ProposeResult>, ProposeResult)>) {
+        if batch.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let synced = self.db.sync_wal();
+        tracing::trace!(
+            entries = batch.len(),
+            sync_us = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
+        for (reply, result) in batch.drain(..) {
+            let result = match &synced {
+                Ok(()) => result,
+                Err(e) => {
+                    tracing::error!(error = %e, "syncing the write-ahead log failed");
+                    Err(ProposeError::Storage(e.to_string()))
+                }
+            };
+            let _ = reply.send(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use storage::types::string::{StringRead, StringWrite};
+    use storage::{Output, ReadOp, StorageConfig, WriteOp};
+
+    use super::*;
+
+    fn mset(key: &str, value: String) -> WriteEntry {
+        let pairs = vec![(key.as_bytes().to_vec(), value.into_bytes())];
+        WriteEntry {
+            now_ms: 1,
+            ops: vec![WriteOp::String(StringWrite::MSet { pairs, nx: false })],
+        }
+    }
+
+    fn setup(dir: &std::path::Path) -> (Arc<ShardStore>, LocalProposer) {
+        let db = Db::open(dir, &StorageConfig::default()).unwrap();
+        db.create_shard(1).unwrap();
+        let store = Arc::new(db.shard(1).unwrap());
+        let shards = HashMap::from([(ShardId(1), Arc::clone(&store))]);
+        (store, LocalProposer::start(db, shards, 64, 16).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_proposals_apply_in_order_per_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, proposer) = setup(dir.path());
+        let proposer = Arc::new(proposer);
+        let mut tasks = Vec::new();
+        for client in 0..8 {
+            let proposer = Arc::clone(&proposer);
+            tasks.push(tokio::spawn(async move {
+                // Accept all before awaiting any: they must still apply in order.
+                let mut pending = Vec::new();
+                for i in 0..50 {
+                    let entry = mset(&format!("k{client}"), i.to_string());
+                    pending.push(proposer.propose(ShardId(1), entry).await.unwrap());
+                }
+                for p in pending {
+                    assert_eq!(p.await.unwrap()[0].as_ref().unwrap(), &Output::Ok);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(store.state().applied_index, 400);
+        for client in 0..8 {
+            let get = ReadOp::String(StringRead::Get {
+                key: format!("k{client}").into_bytes(),
+            });
+            assert_eq!(store.read(1, &get).unwrap(), Output::bulk("49"));
+        }
+        proposer.shutdown().await;
+        let late = proposer.propose(ShardId(1), mset("late", "x".into())).await;
+        assert!(matches!(late, Err(ProposeError::Stopped)));
+    }
+
+    #[tokio::test]
+    async fn applied_index_continues_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (_, proposer) = setup(dir.path());
+            proposer
+                .propose(ShardId(1), mset("a", "1".into()))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            proposer.shutdown().await;
+        }
+        let (store, proposer) = setup(dir.path());
+        assert_eq!(store.state().applied_index, 1);
+        proposer
+            .propose(ShardId(1), mset("a", "2".into()))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(store.state().applied_index, 2);
+        let unknown = proposer
+            .propose(ShardId(9), mset("a", "3".into()))
+            .await
+            .unwrap()
+            .await;
+        assert!(matches!(
+            unknown,
+            Err(ProposeError::UnknownShard(ShardId(9)))
+        ));
+        proposer.shutdown().await;
+    }
+}

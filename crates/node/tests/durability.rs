@@ -1,0 +1,214 @@
+//! Durability: every acknowledged write survives `kill -9` and a graceful SIGTERM shutdown.
+//!
+//! Seeded: the seed is printed; replay with `DURABILITY_SEED=<seed>`.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Concurrent writer clients.
+const CLIENTS: usize = 8;
+/// Acknowledged writes to wait for before the crash.
+const ACKED_BEFORE_CRASH: u64 = 2_000;
+/// Most writes one client attempts.
+const WRITES_PER_CLIENT_MAX: usize = 5_000;
+
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// What one client saw acknowledged.
+#[derive(Default)]
+struct Acked {
+    sets: Vec<(String, String)>,
+    incrs: u64,
+    pushes: Vec<String>,
+    hsets: Vec<(String, String)>,
+}
+
+fn seed() -> u64 {
+    let seed = std::env::var("DURABILITY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("durability seed: {seed} (replay with DURABILITY_SEED={seed})");
+    seed
+}
+
+/// Writes until `stop` or an error (the server died), recording every acknowledged write.
+fn writer(
+    port: u16,
+    client: usize,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    total: Arc<AtomicU64>,
+) -> Acked {
+    let mut rng = SplitMix(seed ^ (client as u64).wrapping_mul(0x1234_5678_9ABC_DEF1));
+    let mut acked = Acked::default();
+    let Ok(mut con) =
+        redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(|c| c.get_connection())
+    else {
+        return acked;
+    };
+    let _ = con.set_read_timeout(Some(Duration::from_secs(10)));
+    for i in 0..WRITES_PER_CLIENT_MAX {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let r = rng.next();
+        let ok = match r % 4 {
+            0 => {
+                let (k, v) = (format!("c{client}:s:{i}"), format!("v{r}"));
+                let res: redis::RedisResult<()> = redis::cmd("SET").arg(&k).arg(&v).query(&mut con);
+                res.map(|()| acked.sets.push((k, v))).is_ok()
+            }
+            1 => {
+                let res: redis::RedisResult<i64> = redis::cmd("INCR")
+                    .arg(format!("c{client}:n"))
+                    .query(&mut con);
+                res.map(|_| acked.incrs += 1).is_ok()
+            }
+            2 => {
+                let v = format!("e{i}");
+                let res: redis::RedisResult<i64> = redis::cmd("LPUSH")
+                    .arg(format!("c{client}:l"))
+                    .arg(&v)
+                    .query(&mut con);
+                res.map(|_| acked.pushes.push(v)).is_ok()
+            }
+            _ => {
+                let (f, v) = (format!("f{i}"), format!("{r}"));
+                let res: redis::RedisResult<i64> = redis::cmd("HSET")
+                    .arg(format!("c{client}:h"))
+                    .arg(&f)
+                    .arg(&v)
+                    .query(&mut con);
+                res.map(|_| acked.hsets.push((f, v))).is_ok()
+            }
+        };
+        if !ok {
+            break;
+        }
+        total.fetch_add(1, Ordering::Relaxed);
+    }
+    acked
+}
+
+fn verify(srv: &common::Server, client: usize, acked: &Acked) {
+    let mut con = srv.conn();
+    for (k, v) in &acked.sets {
+        let got: Option<String> = redis::cmd("GET").arg(k).query(&mut con).unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(v.as_str()),
+            "acknowledged SET {k} lost"
+        );
+    }
+    let n: Option<i64> = redis::cmd("GET")
+        .arg(format!("c{client}:n"))
+        .query(&mut con)
+        .unwrap();
+    let n = n.map_or(0, |n| n as u64);
+    // One more INCR than acknowledged may have applied before the crash.
+    assert!(
+        n >= acked.incrs && n <= acked.incrs + 1,
+        "client {client}: counter {n}, acknowledged {}",
+        acked.incrs
+    );
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("c{client}:l"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    for v in &acked.pushes {
+        assert!(list.contains(v), "acknowledged LPUSH {v} lost");
+    }
+    for (f, v) in &acked.hsets {
+        let got: Option<String> = redis::cmd("HGET")
+            .arg(format!("c{client}:h"))
+            .arg(f)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(v.as_str()),
+            "acknowledged HSET {f} lost"
+        );
+    }
+}
+
+/// Runs the writers; `crash` is called once `ACKED_BEFORE_CRASH` writes were acknowledged.
+fn run_writers(
+    srv: &mut common::Server,
+    seed: u64,
+    crash: impl FnOnce(&mut common::Server),
+) -> Vec<Acked> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(0));
+    let port = srv.redis_port;
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (stop, total) = (Arc::clone(&stop), Arc::clone(&total));
+            std::thread::spawn(move || writer(port, c, seed, stop, total))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while total.load(Ordering::Relaxed) < ACKED_BEFORE_CRASH && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    crash(srv);
+    stop.store(true, Ordering::Relaxed);
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let seed = seed();
+    let mut srv = common::Server::start();
+    let acked = run_writers(&mut srv, seed, common::Server::kill9);
+    let n: usize = acked
+        .iter()
+        .map(|a| a.sets.len() + a.incrs as usize + a.pushes.len() + a.hsets.len())
+        .sum();
+    println!("acknowledged writes before kill -9: {n}");
+    assert!(n as u64 >= ACKED_BEFORE_CRASH);
+    srv.restart();
+    for (client, a) in acked.iter().enumerate() {
+        verify(&srv, client, a);
+    }
+}
+
+#[test]
+fn sigterm_exits_0_and_loses_nothing() {
+    let seed = seed();
+    let mut srv = common::Server::start();
+    let stopped = std::cell::Cell::new(None);
+    let acked = run_writers(&mut srv, seed, |srv| stopped.set(Some(srv.terminate())));
+    let status = stopped.take().expect("terminated");
+    assert!(
+        status.success(),
+        "redraft exited with {status:?}; log:\n{}",
+        srv.log()
+    );
+    assert!(srv.log().contains("shutdown complete"), "{}", srv.log());
+    srv.restart();
+    for (client, a) in acked.iter().enumerate() {
+        verify(&srv, client, a);
+    }
+}

@@ -1,0 +1,351 @@
+use super::*;
+use crate::types::collection::testkit::TestShard;
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+fn bulks(items: &[&str]) -> Vec<Output> {
+    items.iter().map(|s| Output::Bulk(b(s))).collect()
+}
+
+fn sadd(s: &mut TestShard, key: &str, members: &[&str]) -> ExecResult {
+    s.write(SetWrite::Add {
+        key: b(key),
+        members: members.iter().map(|m| b(m)).collect(),
+    })
+}
+
+fn smembers(s: &TestShard, key: &str) -> Output {
+    s.read(SetRead::Members { key: b(key) }).unwrap()
+}
+
+fn card(s: &TestShard, key: &str) -> Output {
+    s.read(SetRead::Card { key: b(key) }).unwrap()
+}
+
+#[test]
+fn add_rem_card_members() {
+    let mut s = TestShard::new();
+    assert_eq!(sadd(&mut s, "s", &["b", "a", "b"]).unwrap(), Output::Int(2));
+    assert_eq!(sadd(&mut s, "s", &["a", "c"]).unwrap(), Output::Int(1));
+    assert_eq!(card(&s, "s"), Output::Int(3));
+    assert_eq!(smembers(&s, "s"), Output::Set(bulks(&["a", "b", "c"])));
+    assert_eq!(smembers(&s, "none"), Output::Set(vec![]));
+    let is = |m: &str| SetRead::IsMember {
+        key: b("s"),
+        member: b(m),
+    };
+    assert_eq!(s.read(is("a")).unwrap(), Output::Int(1));
+    assert_eq!(s.read(is("z")).unwrap(), Output::Int(0));
+    let mis = SetRead::MIsMember {
+        key: b("s"),
+        members: vec![b("a"), b("z")],
+    };
+    assert_eq!(
+        s.read(mis).unwrap(),
+        Output::Array(vec![Output::Int(1), Output::Int(0)])
+    );
+    let rem = SetWrite::Rem {
+        key: b("s"),
+        members: vec![b("a"), b("z"), b("a")],
+    };
+    assert_eq!(s.write(rem).unwrap(), Output::Int(1));
+    let rem = SetWrite::Rem {
+        key: b("s"),
+        members: vec![b("b"), b("c")],
+    };
+    assert_eq!(s.write(rem).unwrap(), Output::Int(2));
+    assert!(s
+        .store
+        .with_snapshot(s.now_ms, |v| v.meta(b"s").unwrap())
+        .is_none());
+    assert_eq!(card(&s, "s"), Output::Int(0));
+}
+
+#[test]
+fn pop_and_randmember() {
+    let mut s = TestShard::new();
+    let members: Vec<String> = (0..20).map(|i| format!("m{i:02}")).collect();
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    sadd(&mut s, "s", &refs).unwrap();
+    let Output::Bulk(one) = s
+        .write(SetWrite::Pop {
+            key: b("s"),
+            count: None,
+            seed: 1,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        s.read(SetRead::IsMember {
+            key: b("s"),
+            member: one
+        })
+        .unwrap(),
+        Output::Int(0)
+    );
+    let Output::Set(five) = s
+        .write(SetWrite::Pop {
+            key: b("s"),
+            count: Some(5),
+            seed: 2,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(five.len(), 5);
+    assert_eq!(card(&s, "s"), Output::Int(14));
+    let zero = s
+        .write(SetWrite::Pop {
+            key: b("s"),
+            count: Some(0),
+            seed: 2,
+        })
+        .unwrap();
+    assert_eq!(zero, Output::Set(vec![]));
+    let rand = |count| SetRead::RandMember {
+        key: b("s"),
+        count,
+        seed: 5,
+    };
+    let Output::Array(r) = s.read(rand(Some(-40))).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.len(), 40);
+    let Output::Array(r) = s.read(rand(Some(100))).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.len(), 14);
+    assert!(matches!(s.read(rand(None)).unwrap(), Output::Bulk(_)));
+    let Output::Set(rest) = s
+        .write(SetWrite::Pop {
+            key: b("s"),
+            count: Some(100),
+            seed: 3,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(rest.len(), 14);
+    assert!(s
+        .store
+        .with_snapshot(s.now_ms, |v| v.meta(b"s").unwrap())
+        .is_none());
+    assert_eq!(
+        s.write(SetWrite::Pop {
+            key: b("s"),
+            count: None,
+            seed: 3
+        })
+        .unwrap(),
+        Output::Nil
+    );
+    assert_eq!(
+        s.write(SetWrite::Pop {
+            key: b("s"),
+            count: Some(2),
+            seed: 3
+        })
+        .unwrap(),
+        Output::Set(vec![])
+    );
+    assert_eq!(s.read(rand(None)).unwrap(), Output::Nil);
+    assert_eq!(s.read(rand(Some(3))).unwrap(), Output::Array(vec![]));
+}
+
+#[test]
+fn smove_cases() {
+    let mut s = TestShard::new();
+    sadd(&mut s, "a", &["x", "y"]).unwrap();
+    let mv = |src: &str, dst: &str, m: &str| SetWrite::Move {
+        source: b(src),
+        destination: b(dst),
+        member: b(m),
+    };
+    assert_eq!(s.write(mv("a", "b", "x")).unwrap(), Output::Int(1));
+    assert_eq!(s.write(mv("a", "b", "x")).unwrap(), Output::Int(0));
+    assert_eq!(s.write(mv("a", "a", "y")).unwrap(), Output::Int(1));
+    assert_eq!(s.write(mv("a", "a", "q")).unwrap(), Output::Int(0));
+    assert_eq!(s.write(mv("a", "b", "y")).unwrap(), Output::Int(1));
+    assert_eq!(card(&s, "a"), Output::Int(0));
+    assert_eq!(smembers(&s, "b"), Output::Set(bulks(&["x", "y"])));
+    s.write(crate::types::hash::HashWrite::Set {
+        key: b("h"),
+        pairs: vec![(b("f"), b("v"))],
+        reply_ok: false,
+    })
+    .unwrap();
+    assert!(matches!(
+        s.write(mv("b", "h", "x")),
+        Err(ExecError::WrongType)
+    ));
+    assert!(matches!(
+        s.write(mv("h", "b", "x")),
+        Err(ExecError::WrongType)
+    ));
+    assert_eq!(card(&s, "b"), Output::Int(2));
+}
+
+#[test]
+fn algebra_and_store() {
+    let mut s = TestShard::new();
+    sadd(&mut s, "a", &["1", "2", "3", "4"]).unwrap();
+    sadd(&mut s, "b", &["3", "4", "5"]).unwrap();
+    let comb = |keys: &[&str], algebra| SetRead::Combine {
+        keys: keys.iter().map(|k| b(k)).collect(),
+        algebra,
+    };
+    assert_eq!(
+        s.read(comb(&["a", "b"], SetAlgebra::Inter)).unwrap(),
+        Output::Set(bulks(&["3", "4"]))
+    );
+    assert_eq!(
+        s.read(comb(&["a", "b", "none"], SetAlgebra::Inter))
+            .unwrap(),
+        Output::Set(vec![])
+    );
+    assert_eq!(
+        s.read(comb(&["a", "none", "b"], SetAlgebra::Union))
+            .unwrap(),
+        Output::Set(bulks(&["1", "2", "3", "4", "5"]))
+    );
+    assert_eq!(
+        s.read(comb(&["a", "b"], SetAlgebra::Diff)).unwrap(),
+        Output::Set(bulks(&["1", "2"]))
+    );
+    assert_eq!(
+        s.read(comb(&["none", "b"], SetAlgebra::Diff)).unwrap(),
+        Output::Set(vec![])
+    );
+    let card = |keys: &[&str], limit| SetRead::InterCard {
+        keys: keys.iter().map(|k| b(k)).collect(),
+        limit,
+    };
+    assert_eq!(s.read(card(&["a", "b"], 0)).unwrap(), Output::Int(2));
+    assert_eq!(s.read(card(&["a", "b"], 1)).unwrap(), Output::Int(1));
+    // The destination may be a source, and is overwritten whatever its type.
+    let store = |dst: &str, keys: &[&str], algebra| SetWrite::Store {
+        destination: b(dst),
+        keys: keys.iter().map(|k| b(k)).collect(),
+        algebra,
+    };
+    assert_eq!(
+        s.write(store("a", &["a", "b"], SetAlgebra::Diff)).unwrap(),
+        Output::Int(2)
+    );
+    assert_eq!(smembers(&s, "a"), Output::Set(bulks(&["1", "2"])));
+    s.write(crate::types::hash::HashWrite::Set {
+        key: b("h"),
+        pairs: vec![(b("f"), b("v"))],
+        reply_ok: false,
+    })
+    .unwrap();
+    assert!(matches!(
+        s.read(comb(&["a", "h"], SetAlgebra::Union)),
+        Err(ExecError::WrongType)
+    ));
+    assert!(matches!(
+        s.read(comb(&["none", "h"], SetAlgebra::Inter)),
+        Err(ExecError::WrongType)
+    ));
+    assert_eq!(
+        s.write(store("h", &["a", "b"], SetAlgebra::Union)).unwrap(),
+        Output::Int(5)
+    );
+    assert_eq!(
+        smembers(&s, "h"),
+        Output::Set(bulks(&["1", "2", "3", "4", "5"]))
+    );
+    assert_eq!(
+        s.write(store("h", &["a", "b"], SetAlgebra::Inter)).unwrap(),
+        Output::Int(0)
+    );
+    assert!(s
+        .store
+        .with_snapshot(s.now_ms, |v| v.meta(b"h").unwrap())
+        .is_none());
+}
+
+#[test]
+fn stale_members_invisible_after_recreate() {
+    let mut s = TestShard::new();
+    sadd(&mut s, "s", &["a", "b"]).unwrap();
+    s.delete_key(b"s");
+    assert_eq!(sadd(&mut s, "s", &["a"]).unwrap(), Output::Int(1));
+    assert_eq!(smembers(&s, "s"), Output::Set(bulks(&["a"])));
+    assert_eq!(card(&s, "s"), Output::Int(1));
+}
+
+#[test]
+fn scan_and_binary_members() {
+    let mut s = TestShard::new();
+    let members: Vec<Vec<u8>> = (0..100u8).map(|i| vec![0, i, 255]).collect();
+    s.write(SetWrite::Add {
+        key: b("s"),
+        members: members.clone(),
+    })
+    .unwrap();
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    loop {
+        let args = ScanArgs {
+            cursor,
+            pattern: None,
+            count: 10,
+        };
+        let Output::Array(r) = s.read(SetRead::Scan { key: b("s"), args }).unwrap() else {
+            panic!()
+        };
+        let [Output::Bulk(c), Output::Array(items)] = &r[..] else {
+            panic!()
+        };
+        seen.extend(items.iter().map(|i| match i {
+            Output::Bulk(m) => m.clone(),
+            _ => panic!(),
+        }));
+        cursor = std::str::from_utf8(c).unwrap().parse().unwrap();
+        if cursor == 0 {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, members);
+}
+
+#[test]
+fn deterministic_pop_across_replicas() {
+    let ops = || {
+        vec![
+            SetWrite::Add {
+                key: b("s"),
+                members: (0..50).map(|i| format!("{i}").into_bytes()).collect(),
+            },
+            SetWrite::Pop {
+                key: b("s"),
+                count: Some(7),
+                seed: 42,
+            },
+            SetWrite::Pop {
+                key: b("s"),
+                count: None,
+                seed: 43,
+            },
+            SetWrite::Store {
+                destination: b("d"),
+                keys: vec![b("s")],
+                algebra: SetAlgebra::Union,
+            },
+        ]
+    };
+    let (mut one, mut two) = (TestShard::new(), TestShard::new());
+    let r1: Vec<_> = ops().into_iter().map(|op| one.write(op).unwrap()).collect();
+    let r2: Vec<_> = ops().into_iter().map(|op| two.write(op).unwrap()).collect();
+    assert_eq!(r1, r2);
+    assert_eq!(one.raw(), two.raw());
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Benchmarks redraft against Debian's redis-server configured for the same durability
+# (appendonly yes, appendfsync always: every acknowledged write is fsynced), in one run, with
+# redis-benchmark: SET and GET, 50 clients, 100000 random keys, 16-byte values, pipeline 1 and 16.
+#
+# Environment: BENCH_N1 (requests at -P 1, default 100000), BENCH_N16 (at -P 16, default 1000000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh bench
+# RocksDB's C++ is built once per machine and linked from a cache (see scripts/rocksdb-lib.sh).
+ROCKSDB_LIB_DIR=$(scripts/rocksdb-lib.sh)
+export ROCKSDB_LIB_DIR ROCKSDB_STATIC=1
+cargo build --release -q -p node --bin redraft
+target_dir=${CARGO_TARGET_DIR:-target}
+n1=${BENCH_N1:-100000}
+n16=${BENCH_N16:-1000000}
+
+work=$(mktemp -d -t redraft-bench-XXXXXX)
+mkdir -p "$work/redraft" "$work/redis"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rr_port=$(free_port)
+rs_port=$(free_port)
+"$target_dir/release/redraft" --data-dir "$work/redraft" --redis-port "$rr_port" --port "$(free_port)" --log warn \
+  2>"$work/redraft.log" &
+rr_pid=$!
+redis-server --port "$rs_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
+  --save '' --daemonize no --logfile "$work/redis.log" &
+rs_pid=$!
+cleanup() {
+  kill "$rr_pid" "$rs_pid" 2>/dev/null || true
+  wait "$rr_pid" "$rs_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_ready() {
+  for _ in $(seq 1 300); do
+    if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  cat "$work"/*.log >&2
+  exit 1
+}
+wait_ready "$rr_port"
+wait_ready "$rs_port"
+
+results="$work/results.csv"
+echo "server,pipeline,test,rps,p50_ms,p99_ms" >"$results"
+bench() { # name port pipeline requests
+  redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$3" -r 100000 -d 16 -n "$4" -t set,get --csv \
+    | tr -d '"' | awk -F, -v s="$1" -v p="$3" 'NR > 1 { print s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+}
+for pipeline in 1 16; do
+  n=$n1
+  if [ "$pipeline" = 16 ]; then n=$n16; fi
+  bench redraft "$rr_port" "$pipeline" "$n"
+  bench redis "$rs_port" "$pipeline" "$n"
+done
+
+python3 - "$results" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+by = {(r["server"], r["pipeline"], r["test"]): r for r in rows}
+print(f"{'test':<5} {'-P':>3} | {'redraft ops/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'redis ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
+print("-" * 86)
+for p in ("1", "16"):
+    for t in ("SET", "GET"):
+        a, b = by.get(("redraft", p, t)), by.get(("redis", p, t))
+        if not a or not b:
+            continue
+        ratio = float(a["rps"]) / float(b["rps"]) if float(b["rps"]) else 0.0
+        print(f"{t:<5} {p:>3} | {float(a['rps']):>13.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} | "
+              f"{float(b['rps']):>12.0f} {b['p50_ms']:>7} {b['p99_ms']:>7} | {ratio:>5.2f}")
+PY
