@@ -5,15 +5,17 @@
 
 mod cluster_common;
 
-use cluster_common::{entry, sim_seed, Cluster};
+use cluster_common::{entry, incr, only_output, set, sim_seed, Cluster};
 use raft::NodeId;
 use router::ShardId;
+use storage::Output;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_replicate_over_grpc_and_a_restarted_node_catches_up() {
     let mut c = Cluster::start_grpc(3, 4, sim_seed()).await;
     for i in 0..24u64 {
-        c.write(ShardId(i % 4), &entry(i)).await;
+        let out = c.write(ShardId(i % 4), &set(&format!("k{i}"), "v")).await;
+        assert_eq!(only_output(out), Output::Ok);
     }
     c.wait_converged().await;
     c.assert_replicas_identical();
@@ -25,7 +27,10 @@ async fn three_nodes_replicate_over_grpc_and_a_restarted_node_catches_up() {
     let victim = NodeId(2);
     c.stop(victim);
     for i in 24..40u64 {
-        c.write_avoiding(ShardId(i % 4), &entry(i), &[victim]).await;
+        let out = c
+            .write_avoiding(ShardId(i % 4), &incr("n", 1), &[victim])
+            .await;
+        assert_eq!(only_output(out), Output::Int((i as i64 - 24) / 4 + 1));
     }
     c.restart_grpc(victim).await;
     c.wait_converged().await;

@@ -8,21 +8,47 @@ mod cluster_common;
 
 use std::time::{Duration, Instant};
 
-use cluster_common::{entry, sim_seed, Cluster};
+use cluster_common::{entry, get, hset, incr, only_output, set, sim_seed, Cluster};
 use node::cluster::{ClusterError, ReadConsistency};
 use raft::NodeId;
 use router::ShardId;
+use storage::Output;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_are_applied_identically_on_every_replica() {
     let c = Cluster::start_sim(3, 4, sim_seed());
     for i in 0..40u64 {
         let shard = ShardId(i % 4);
-        let results = c.write(shard, &entry(i)).await;
-        assert!(results.is_empty(), "an entry with no ops has no results");
+        let round = i / 4 + 1;
+        let out = only_output(
+            c.write(shard, &set(&format!("k{i}"), &format!("v{i}")))
+                .await,
+        );
+        assert_eq!(out, Output::Ok);
+        let out = only_output(c.write(shard, &incr("counter", 2)).await);
+        assert_eq!(out, Output::Int(2 * round as i64));
+        let out = only_output(c.write(shard, &hset("h", &format!("f{i}"), "x")).await);
+        assert_eq!(out, Output::Int(1));
     }
+    // An entry with no ops is a valid entry too (it only moves the applied index).
+    assert!(c.write(ShardId(0), &entry(1)).await.is_empty());
     c.wait_converged().await;
     c.assert_replicas_identical();
+    for s in 0..4 {
+        let shard = ShardId(s);
+        let leader = c.store(c.wait_leader(shard, &[]).await);
+        let now_ms = 1_700_000_000_000;
+        let op = get("counter");
+        let value = leader
+            .read(shard, &op, now_ms, ReadConsistency::Linearizable)
+            .await;
+        assert_eq!(value.unwrap().unwrap(), Output::bulk("20"));
+        for id in c.ids() {
+            let store = c.store(id);
+            let value = store.read(shard, &op, now_ms, ReadConsistency::Stale).await;
+            assert_eq!(value.unwrap().unwrap(), Output::bulk("20"), "node {id}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,21 +211,43 @@ async fn seeded_message_drops_and_partitions_lose_no_acknowledged_write() {
     let c = Cluster::start_sim(3, 4, seed);
     c.net.set_drop_rate(100_000);
     let mut rng = raft::Prng::new(seed);
-    for i in 0..30u64 {
+    let mut acked = [0i64; 4];
+    for i in 0..40u64 {
+        let s = rng.below(4);
+        let write = incr("counter", 1);
         if i % 10 == 5 {
             let victim = NodeId(1 + rng.below(3));
             c.net.isolate(victim);
-            c.write_avoiding(ShardId(rng.below(4)), &entry(i), &[victim])
-                .await;
+            c.write_avoiding(ShardId(s), &write, &[victim]).await;
             c.net.recover();
             c.net.set_drop_rate(100_000);
         } else {
-            c.write(ShardId(rng.below(4)), &entry(i)).await;
+            c.write(ShardId(s), &write).await;
         }
+        acked[s as usize] += 1;
     }
     c.net.recover();
     c.wait_converged().await;
     c.assert_replicas_identical();
+    for s in 0..4u64 {
+        let shard = ShardId(s);
+        let leader = c.store(c.wait_leader(shard, &[]).await);
+        let op = get("counter");
+        let read = leader
+            .read(shard, &op, 0, ReadConsistency::Linearizable)
+            .await;
+        let value = match read.unwrap().unwrap() {
+            Output::Bulk(v) => String::from_utf8(v).unwrap().parse::<i64>().unwrap(),
+            Output::Nil => 0,
+            other => panic!("unexpected {other:?}"),
+        };
+        // A write retried after a deadline may apply twice, but none acknowledged is lost.
+        assert!(
+            value >= acked[s as usize],
+            "shard {s}: {value} < {} acknowledged",
+            acked[s as usize]
+        );
+    }
     let stats = c.net.stats();
     println!("seed {seed}: {stats:?}");
     assert!(stats.dropped > 0, "the drop rate dropped something");

@@ -14,7 +14,9 @@ use node::cluster::{
 };
 use raft::{NodeId, Storage};
 use router::ShardId;
-use storage::{Db, ExecResult, Reader, StorageConfig, WriteEntry};
+use storage::types::hash::HashWrite;
+use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
+use storage::{Db, ExecResult, Output, ReadOp, Reader, StorageConfig, WriteEntry, WriteOp};
 
 /// Longest any single condition is waited for.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -40,6 +42,61 @@ pub fn entry(tag: u64) -> WriteEntry {
         now_ms: 1_700_000_000_000 + tag,
         ops: Vec::new(),
     }
+}
+
+/// `SET key value`.
+pub fn set(key: &str, value: &str) -> WriteEntry {
+    let op = StringWrite::Set {
+        key: key.into(),
+        value: value.into(),
+        cond: SetCond::Always,
+        expiry: ExpiryChange::Clear,
+        get: false,
+    };
+    WriteEntry {
+        now_ms: 1_700_000_000_000,
+        ops: vec![WriteOp::String(op)],
+    }
+}
+
+/// `INCRBY key delta`.
+pub fn incr(key: &str, delta: i64) -> WriteEntry {
+    let op = StringWrite::IncrBy {
+        key: key.into(),
+        delta,
+    };
+    WriteEntry {
+        now_ms: 1_700_000_000_000,
+        ops: vec![WriteOp::String(op)],
+    }
+}
+
+/// `HSET key field value`.
+pub fn hset(key: &str, field: &str, value: &str) -> WriteEntry {
+    let op = HashWrite::Set {
+        key: key.into(),
+        pairs: vec![(field.into(), value.into())],
+        reply_ok: false,
+    };
+    WriteEntry {
+        now_ms: 1_700_000_000_000,
+        ops: vec![WriteOp::Hash(op)],
+    }
+}
+
+/// `GET key`.
+pub fn get(key: &str) -> ReadOp {
+    ReadOp::String(StringRead::Get { key: key.into() })
+}
+
+/// The single result of a one-op entry, as an output.
+pub fn only_output(results: Vec<ExecResult>) -> Output {
+    assert_eq!(results.len(), 1, "one op, one result");
+    results
+        .into_iter()
+        .next()
+        .expect("one result")
+        .expect("op succeeded")
 }
 
 /// Store settings for tests: 10 ms ticks, elections after 100-200 ms.
