@@ -7,13 +7,16 @@
 //! replaying an applied index is a no-op). Leader no-ops and conf changes apply an empty entry
 //! so the applied index keeps up with the log. After each batch the shard's applied index is
 //! published on a watch channel that reads wait on; proposers waiting for an entry get its
-//! results.
+//! results. A batch may start with a snapshot install (`snapshot.rs`), which replaces the
+//! shard's data before any later entry is applied.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
-use raft::EntryKind;
+use raft::{EntryKind, SnapshotMetadata};
 use router::ShardId;
 use storage::{ExecResult, ShardStore, WriteEntry};
 use tokio::sync::{oneshot, watch};
@@ -43,8 +46,19 @@ pub struct ApplyEntry {
 pub struct ApplyBatch {
     /// The shard.
     pub shard: ShardId,
+    /// A snapshot Raft accepted, whose staged payload is installed before `entries`.
+    pub install: Option<SnapshotMetadata>,
     /// Entries, ascending and contiguous.
     pub entries: Vec<ApplyEntry>,
+}
+
+/// What the worker needs besides the shards: where snapshots are staged, and counters.
+pub(crate) struct ApplyContext {
+    pub(crate) snapshot_dir: PathBuf,
+    /// Records per write batch when installing a snapshot (`snapshot_chunk_bytes_max`).
+    pub(crate) install_batch_bytes_max: usize,
+    /// Snapshots installed since start.
+    pub(crate) installed: Arc<AtomicU64>,
 }
 
 /// What the worker applies to: each shard's data and the watch publishing its applied index.
@@ -54,12 +68,19 @@ pub(crate) struct ApplyTarget {
 }
 
 /// Runs the worker until the store loop drops its sender.
-pub(crate) fn run(rx: Receiver<ApplyBatch>, targets: HashMap<ShardId, ApplyTarget>) {
+pub(crate) fn run(
+    rx: Receiver<ApplyBatch>,
+    targets: HashMap<ShardId, ApplyTarget>,
+    ctx: ApplyContext,
+) {
     while let Ok(batch) = rx.recv() {
         let target = targets
             .get(&batch.shard)
             .unwrap_or_else(|| panic!("apply for shard {} with no replica here", batch.shard));
         let mut last = None;
+        if let Some(meta) = &batch.install {
+            last = Some(install(target, meta, &ctx));
+        }
         for entry in batch.entries {
             let index = entry.index;
             let results = apply_entry(&target.store, &entry);
@@ -77,6 +98,22 @@ pub(crate) fn run(rx: Receiver<ApplyBatch>, targets: HashMap<ShardId, ApplyTarge
             });
         }
     }
+}
+
+/// Installs the staged payload of the snapshot Raft accepted at `meta`; returns the new
+/// applied index (which may be past `meta.index`, see `snapshot.rs`).
+///
+/// # Panics
+/// If the staged payload is missing or does not install: the log already starts after the
+/// snapshot, so the replica cannot go on without its data.
+fn install(target: &ApplyTarget, meta: &SnapshotMetadata, ctx: &ApplyContext) -> u64 {
+    let shard = target.store.id();
+    let path = super::snapshot::staged_path(&ctx.snapshot_dir, shard, meta.index, meta.term);
+    let state = super::snapshot::install_staged(&target.store, &path, ctx.install_batch_bytes_max)
+        .unwrap_or_else(|e| panic!("shard {shard}: installing snapshot {}: {e}", meta.index));
+    ctx.installed.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(shard, index = meta.index, applied = state.applied_index, "snapshot installed");
+    state.applied_index
 }
 
 /// Applies one entry and returns its op results (empty for no-ops, conf changes and replays).

@@ -9,6 +9,11 @@
 //! ([`SendError::Unreachable`]); Raft retransmits either way. A failed connect or a broken
 //! stream is reported to the store ([`Inbound::report_unreachable`]) and retried with
 //! exponential backoff.
+//!
+//! A snapshot opens its own connection and `Transport.Snapshot` client stream (so a large
+//! payload never delays the Raft messages of other shards); the sender thread feeds it through
+//! a small bounded channel, so the stream's pace is the sender's (rate-limited) pace. The
+//! receiving side stages chunks as they arrive and answers once the payload is durable.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -25,7 +30,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::codec;
-use super::transport::{DeliverError, Inbound, SendError, ShardMessage, Transport};
+use super::snapshot::SnapshotReceiver;
+use super::transport::{
+    DeliverError, Inbound, SendError, ShardMessage, SnapshotChunk, SnapshotError, SnapshotSink,
+    Transport,
+};
 
 /// Limits and timing of the gRPC transport.
 #[derive(Debug, Clone)]
@@ -146,6 +155,104 @@ impl Transport for GrpcTransport {
             mpsc::error::TrySendError::Closed(_) => SendError::Unreachable,
         })
     }
+
+    fn send_snapshot(&self, to: NodeId) -> Result<Box<dyn SnapshotSink>, SnapshotError> {
+        let addr =
+            self.addrs.lock().get(&to).cloned().ok_or_else(|| {
+                SnapshotError::Broken(format!("no address for node {to}"))
+            })?;
+        // Two chunks in flight: the sender thread blocks on the rest (back-pressure).
+        let (tx, rx) = mpsc::channel::<pb::SnapshotChunk>(2);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        let cfg = self.cfg.clone();
+        self.runtime.spawn(async move {
+            let _ = done_tx.send(stream_snapshot(cfg, addr, rx).await);
+        });
+        Ok(Box::new(GrpcSnapshotSink {
+            from: self.cfg.node_id,
+            to,
+            tx: Some(tx),
+            done: done_rx,
+        }))
+    }
+}
+
+/// Runs one `Transport.Snapshot` call over a fresh connection until the receiver answers.
+async fn stream_snapshot(
+    cfg: GrpcTransportConfig,
+    addr: String,
+    rx: mpsc::Receiver<pb::SnapshotChunk>,
+) -> Result<(), SnapshotError> {
+    let channel = connect(&cfg, &addr).await.map_err(SnapshotError::Broken)?;
+    let mut client = pb::transport_client::TransportClient::new(channel)
+        .max_encoding_message_size(cfg.message_bytes_max);
+    match client.snapshot(ReceiverStream::new(rx)).await {
+        Ok(_) => Ok(()),
+        Err(status) => Err(SnapshotError::Refused(status.to_string())),
+    }
+}
+
+/// The sending end of one snapshot stream, used from a snapshot sender thread.
+struct GrpcSnapshotSink {
+    from: NodeId,
+    to: NodeId,
+    tx: Option<mpsc::Sender<pb::SnapshotChunk>>,
+    done: std::sync::mpsc::Receiver<Result<(), SnapshotError>>,
+}
+
+impl GrpcSnapshotSink {
+    /// Why the call ended early (or a generic reason if it has not reported yet).
+    fn failure(&self) -> SnapshotError {
+        match self.done.try_recv() {
+            Ok(Err(e)) => e,
+            _ => SnapshotError::Broken("snapshot stream closed".into()),
+        }
+    }
+}
+
+impl SnapshotSink for GrpcSnapshotSink {
+    fn send_chunk(&mut self, chunk: SnapshotChunk) -> Result<(), SnapshotError> {
+        let wire = pb::SnapshotChunk {
+            from_node: self.from.0,
+            to_node: self.to.0,
+            shard_id: chunk.shard.0,
+            metadata: chunk
+                .message
+                .as_ref()
+                .and_then(|m| m.snapshot.as_ref())
+                .map(|s| codec::snapshot_metadata_to_pb(&s.metadata)),
+            offset: chunk.offset,
+            data: chunk.data,
+            last: chunk.last,
+            message: chunk.message.as_ref().map(codec::message_to_pb),
+        };
+        let tx = self.tx.as_ref().ok_or_else(|| self.failure())?;
+        if tx.blocking_send(wire).is_err() {
+            return Err(self.failure());
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), SnapshotError> {
+        // Ends the client stream; the call then completes with the receiver's answer.
+        self.tx = None;
+        self.done
+            .recv()
+            .unwrap_or_else(|_| Err(SnapshotError::Broken("snapshot task ended".into())))
+    }
+}
+
+/// Connects to `addr` with the transport's deadlines and keep-alive.
+async fn connect(cfg: &GrpcTransportConfig, addr: &str) -> Result<Channel, String> {
+    let keep_alive = Duration::from_millis(cfg.keep_alive_interval_ms.max(1));
+    let endpoint = Endpoint::from_shared(addr.to_string())
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_millis(cfg.connect_deadline_ms))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(keep_alive)
+        .keep_alive_timeout(keep_alive * 2)
+        .keep_alive_while_idle(true);
+    endpoint.connect().await.map_err(|e| e.to_string())
 }
 
 /// The task that owns the connection to one destination.
@@ -199,15 +306,7 @@ impl LinkTask {
     }
 
     async fn connect(&self) -> Result<Channel, String> {
-        let keep_alive = Duration::from_millis(self.cfg.keep_alive_interval_ms.max(1));
-        let endpoint = Endpoint::from_shared(self.addr.clone())
-            .map_err(|e| e.to_string())?
-            .connect_timeout(Duration::from_millis(self.cfg.connect_deadline_ms))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(keep_alive)
-            .keep_alive_timeout(keep_alive * 2)
-            .keep_alive_while_idle(true);
-        endpoint.connect().await.map_err(|e| e.to_string())
+        connect(&self.cfg, &self.addr).await
     }
 
     /// Streams queued batches until the stream breaks or the queue closes.
@@ -272,6 +371,16 @@ fn shard_message_from_pb(m: pb::ShardMessage) -> Result<ShardMessage, codec::Cod
     })
 }
 
+fn snapshot_chunk_from_pb(c: pb::SnapshotChunk) -> Result<SnapshotChunk, codec::CodecError> {
+    Ok(SnapshotChunk {
+        shard: ShardId(c.shard_id),
+        message: c.message.map(codec::message_from_pb).transpose()?,
+        offset: c.offset,
+        data: c.data,
+        last: c.last,
+    })
+}
+
 /// The receiving side: delivers every inbound batch to the store.
 pub struct TransportService {
     inbound: Inbound,
@@ -331,14 +440,29 @@ impl pb::transport_server::Transport for TransportService {
         Ok(Response::new(pb::Done {}))
     }
 
+    /// Stages the chunks as they arrive (small synchronous file writes; the final fsync and
+    /// the hand-off to the store happen on the last chunk) and answers once delivered.
     async fn snapshot(
         &self,
-        _request: Request<Streaming<pb::SnapshotChunk>>,
+        request: Request<Streaming<pb::SnapshotChunk>>,
     ) -> Result<Response<pb::Done>, Status> {
-        // TODO(#4): stream snapshots of shard data in chunks.
-        Err(Status::unimplemented(
-            "snapshot streaming is not implemented yet",
-        ))
+        let mut stream = request.into_inner();
+        let mut receiver: Option<SnapshotReceiver> = None;
+        while let Some(wire) = stream.message().await? {
+            if wire.to_node != self.node_id.0 {
+                return Err(Status::invalid_argument("snapshot for another node"));
+            }
+            let from = NodeId(wire.from_node);
+            let r = receiver.get_or_insert_with(|| self.inbound.snapshot_receiver(from));
+            let chunk = snapshot_chunk_from_pb(wire)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            r.on_chunk(chunk)
+                .map_err(|e| Status::aborted(e.to_string()))?;
+            if r.is_done() {
+                return Ok(Response::new(pb::Done {}));
+            }
+        }
+        Err(Status::aborted("snapshot stream ended before its last chunk"))
     }
 
     async fn forward(

@@ -21,7 +21,7 @@ use prost::Message as _;
 use raft::{ConfState, Entry, HardState, RaftState, Snapshot, SnapshotMetadata, Storage};
 use rocksdb::{ReadOptions, WriteBatch};
 use storage::db::RAFT_CF;
-use storage::{keys, Db, StorageError};
+use storage::{keys, Db, ShardStore, StorageError};
 
 use super::codec::{self, CodecError};
 
@@ -87,6 +87,10 @@ pub struct LogStore {
     cache_bytes: u64,
     /// Entries are evicted from the front of the cache beyond this many bytes.
     cache_bytes_max: u64,
+    /// Bytes of entries appended since the last compaction (approximate size of the log).
+    appended_bytes: u64,
+    /// The shard's data, whose applied index a snapshot is taken at (see [`Storage::snapshot`]).
+    data: Option<Arc<ShardStore>>,
 }
 
 impl std::fmt::Debug for LogStore {
@@ -169,6 +173,8 @@ impl LogStore {
             cache: VecDeque::new(),
             cache_bytes: 0,
             cache_bytes_max,
+            appended_bytes: 0,
+            data: None,
         };
         if let Some(last) = store.last_stored_index()? {
             store.last_index = last.max(store.snapshot.index);
@@ -194,6 +200,22 @@ impl LogStore {
     /// Index of the last compacted entry (or of the installed snapshot).
     pub fn truncated_index(&self) -> u64 {
         self.snapshot.index
+    }
+
+    /// The position the log starts after: the last compaction or installed snapshot.
+    pub fn snapshot_metadata(&self) -> &SnapshotMetadata {
+        &self.snapshot
+    }
+
+    /// Bytes of entries appended since the last compaction (an approximation of the log's
+    /// size: truncated suffixes are not subtracted).
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended_bytes
+    }
+
+    /// Lets [`Storage::snapshot`] produce snapshots of `data` (the shard's applied state).
+    pub fn attach_data(&mut self, data: Arc<ShardStore>) {
+        self.data = Some(data);
     }
 
     /// Stages `entries` (contiguous), truncating any conflicting suffix first.
@@ -231,6 +253,7 @@ impl LogStore {
                 value: codec::encode_entry(e),
             });
             self.cache_bytes += e.size_bytes();
+            self.appended_bytes = self.appended_bytes.saturating_add(e.size_bytes());
             self.cache.push_back(e.clone());
         }
         self.last_index = entries.last().map_or(self.last_index, |e| e.index);
@@ -266,6 +289,7 @@ impl LogStore {
         self.last_index = meta.index;
         self.cache.clear();
         self.cache_bytes = 0;
+        self.appended_bytes = 0;
         let mut hs = self.hard_state;
         hs.commit = hs.commit.max(meta.index);
         hs.term = hs.term.max(meta.term);
@@ -300,6 +324,7 @@ impl LogStore {
             conf_state,
         };
         out.push(snapshot_write(self.shard, &self.snapshot));
+        self.appended_bytes = 0;
         while self.cache.front().is_some_and(|e| e.index <= index) {
             let e = self.cache.pop_front().expect("checked non-empty");
             self.cache_bytes -= e.size_bytes();
@@ -433,17 +458,35 @@ impl Storage for LogStore {
         Ok(self.last_index)
     }
 
-    /// Only the bootstrap snapshot (the empty state at [`BOOTSTRAP_INDEX`]) can be produced:
-    /// shipping the data of a shard is not implemented yet (TODO(#4): build the payload from
-    /// `ShardStore::with_snapshot` and stream it), so a compacted log answers "temporarily
-    /// unavailable" and the leader retries.
+    /// A snapshot at the shard's applied index, whose `data` is a descriptor: the node streams
+    /// the payload itself (`snapshot.rs`). Before anything was applied, the bootstrap snapshot
+    /// (the empty state at [`BOOTSTRAP_INDEX`], no data). "Temporarily unavailable" (the leader
+    /// retries) when no data is attached, or while the applied index lags the log's start or
+    /// the last applied conf change (the configuration as of the applied index is not known).
     fn snapshot(&self, _request_index: u64) -> raft::Result<Snapshot> {
-        if self.snapshot.index > BOOTSTRAP_INDEX {
+        let applied = self.data.as_ref().map(|d| d.state().applied_index);
+        let Some(applied) = applied.filter(|a| *a > BOOTSTRAP_INDEX) else {
+            if self.snapshot.index > BOOTSTRAP_INDEX {
+                return Err(raft::Error::SnapshotTemporarilyUnavailable);
+            }
+            return Ok(Snapshot {
+                metadata: self.snapshot.clone(),
+                data: Vec::new(),
+            });
+        };
+        if applied < self.snapshot.index || self.conf_index > applied {
             return Err(raft::Error::SnapshotTemporarilyUnavailable);
         }
+        let term = self
+            .term(applied)
+            .map_err(|_| raft::Error::SnapshotTemporarilyUnavailable)?;
         Ok(Snapshot {
-            metadata: self.snapshot.clone(),
-            data: Vec::new(),
+            metadata: SnapshotMetadata {
+                index: applied,
+                term,
+                conf_state: self.conf_state.clone(),
+            },
+            data: super::snapshot::descriptor(self.shard),
         })
     }
 }

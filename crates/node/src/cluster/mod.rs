@@ -12,6 +12,7 @@
 //! - [`store`]: the store loop (one `WriteBatch` and at most one fsync per round for all
 //!   shards) and the [`Store`] handle.
 //! - [`apply`]: the apply worker.
+//! - [`snapshot`]: streaming a shard's data to a follower, staging and installing it.
 //! - [`transport`], [`sim`], [`grpc`]: the transport seam, an in-memory network with
 //!   partitions for tests, and the tonic implementation.
 
@@ -22,11 +23,15 @@ pub mod grpc;
 pub mod log_store;
 pub mod peer;
 pub mod sim;
+pub mod snapshot;
 pub mod store;
 pub mod transport;
 
 pub use error::{ClusterError, ClusterResult};
 pub use grpc::{GrpcTransport, GrpcTransportConfig, TransportService};
 pub use sim::{SimNetwork, SimTransport};
-pub use store::{ReadConsistency, ShardReplicas, Store, StoreConfig};
-pub use transport::{DeliverError, Inbound, SendError, ShardMessage, Transport};
+pub use store::{ReadConsistency, ShardReplicas, Store, StoreConfig, StoreStats};
+pub use transport::{
+    DeliverError, Inbound, SendError, ShardMessage, SnapshotChunk, SnapshotError, SnapshotSink,
+    Transport,
+};

@@ -74,6 +74,8 @@ pub struct PeerReady {
     pub persisted_messages: Vec<Message>,
     /// Committed entries for the apply worker, with the proposers waiting on them.
     pub applies: Vec<ApplyEntry>,
+    /// A snapshot with data Raft accepted: its staged payload is installed before `applies`.
+    pub install: Option<raft::SnapshotMetadata>,
     /// Committed conf changes, applied to Raft after the persist.
     conf_changes: Vec<(u64, ConfChange)>,
     /// Confirmed read points, answered after the persist.
@@ -205,12 +207,14 @@ impl Peer {
         };
         let log = self.raw.store_mut();
         if let Some(snapshot) = &rd.snapshot {
-            // TODO(#4): install the shard data carried by (or streamed with) the snapshot.
-            assert!(
-                snapshot.data.is_empty(),
-                "shard {}: installing snapshot data is not implemented",
-                self.shard
-            );
+            // A snapshot with data was staged on disk before Raft saw it; the apply worker
+            // installs it. One without data is the (empty) bootstrap state.
+            if !snapshot.data.is_empty() {
+                out.install = Some(snapshot.metadata.clone());
+            }
+            // The new log position must be durable before the data is replaced, so a crash
+            // either keeps the old state or redoes the install (`snapshot::recover_install`).
+            out.must_sync = true;
             log.apply_snapshot(&snapshot.metadata, &mut out.writes);
         }
         log.append(&rd.entries, &mut out.writes);

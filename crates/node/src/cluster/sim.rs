@@ -5,7 +5,9 @@
 //! [`Transport`] a node's store sends through. Delivery is immediate (into the destination's
 //! bounded inbox). Cut links fail with [`SendError::Unreachable`], as a refused connection
 //! would; drops are silent. Drop decisions come from a PRNG seeded at construction, and the
-//! seed is printed so a failing run can be replayed.
+//! seed is printed so a failing run can be replayed. Snapshot streams are handed to the
+//! destination's receiver chunk by chunk on the sender's thread; a link cut mid-stream breaks
+//! the stream (seeded drops do not apply to them: a real stream is reliable until it breaks).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -13,7 +15,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use raft::{NodeId, Prng};
 
-use super::transport::{Inbound, SendError, ShardMessage, Transport};
+use super::snapshot::SnapshotReceiver;
+use super::transport::{
+    Inbound, SendError, ShardMessage, SnapshotChunk, SnapshotError, SnapshotSink, Transport,
+};
 
 /// Counters of what the network did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,6 +29,8 @@ pub struct SimStats {
     pub dropped: u64,
     /// Batches refused because the link was cut.
     pub refused: u64,
+    /// Snapshot chunks handed to a receiver.
+    pub snapshot_chunks: u64,
 }
 
 struct SimState {
@@ -120,6 +127,13 @@ impl SimNetwork {
         self.state.lock().stats
     }
 
+    /// The destination's inbound, if the link `from -> to` is up.
+    fn link(&self, from: NodeId, to: NodeId) -> Option<Inbound> {
+        let s = self.state.lock();
+        let inbound = s.nodes.get(&to)?;
+        (!s.cut.contains(&(from, to))).then(|| inbound.clone())
+    }
+
     fn send(
         &self,
         from: NodeId,
@@ -163,5 +177,47 @@ pub struct SimTransport {
 impl Transport for SimTransport {
     fn send(&self, to: NodeId, batch: Vec<ShardMessage>) -> Result<(), SendError> {
         self.net.send(self.from, to, batch)
+    }
+
+    fn send_snapshot(&self, to: NodeId) -> Result<Box<dyn SnapshotSink>, SnapshotError> {
+        let inbound = self
+            .net
+            .link(self.from, to)
+            .ok_or_else(|| SnapshotError::Broken(format!("link {} -> {to} is cut", self.from)))?;
+        Ok(Box::new(SimSnapshotSink {
+            net: Arc::clone(&self.net),
+            from: self.from,
+            to,
+            receiver: inbound.snapshot_receiver(self.from),
+        }))
+    }
+}
+
+/// A snapshot stream over the simulated network.
+struct SimSnapshotSink {
+    net: Arc<SimNetwork>,
+    from: NodeId,
+    to: NodeId,
+    receiver: SnapshotReceiver,
+}
+
+impl SnapshotSink for SimSnapshotSink {
+    fn send_chunk(&mut self, chunk: SnapshotChunk) -> Result<(), SnapshotError> {
+        if self.net.link(self.from, self.to).is_none() {
+            return Err(SnapshotError::Broken(format!(
+                "link {} -> {} cut mid-stream",
+                self.from, self.to
+            )));
+        }
+        self.net.state.lock().stats.snapshot_chunks += 1;
+        self.receiver.on_chunk(chunk)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), SnapshotError> {
+        if self.receiver.is_done() {
+            Ok(())
+        } else {
+            Err(SnapshotError::Broken("stream ended before its last chunk".into()))
+        }
     }
 }

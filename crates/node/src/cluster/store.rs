@@ -16,25 +16,35 @@
 //! Raft's own notion of "applied" is the hand-off to the apply worker (which applies in
 //! order); reads wait for the worker's applied index, published on a watch channel.
 //!
+//! Snapshots: a leader's `Snapshot` messages do not go out with the batches; each is handed to
+//! a sender thread (at most `snapshot_sends_max` at once) that streams the shard's data and
+//! reports the outcome back to the loop, which tells Raft (`report_snapshot`). See
+//! `snapshot.rs`. Log compaction: every tick, a shard whose applied index is
+//! `log_compact_entries_min` past the log's start (or whose log grew by
+//! `log_compact_bytes_min`) has its log deleted up to `log_compact_keep_entries` before the
+//! applied index (one range delete on the `raft` column family).
+//!
 //! Failure detection: every `probe_interval_ticks` the store sends an empty batch to every
 //! node it shares a shard with; a node not heard from for `node_down_after_ticks`, or one
 //! the transport reports unreachable, gets its shared groups woken (driver contract rule 9),
 //! so quiesced followers of a dead leader start an election.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use raft::{ConfState, NodeId, RawNode};
+use raft::{ConfState, MessageType, NodeId, RawNode, SnapshotStatus};
 use router::ShardId;
 use storage::{Db, ExecResult, ReadOp, ShardStore, WriteEntry};
 use tokio::sync::{oneshot, watch};
 
-use super::apply::{self, ApplyBatch, ApplyTarget};
+use super::apply::{self, ApplyBatch, ApplyContext, ApplyTarget};
+use super::snapshot::{self, SendJob};
 use super::error::{ClusterError, ClusterResult};
 use super::log_store::{self, LogStore, LogWrite};
 use super::peer::{Peer, PeerReady, PeerStatus, Proposal, ReadResponder};
@@ -75,6 +85,21 @@ pub struct StoreConfig {
     pub probe_interval_ticks: u64,
     /// Ticks of silence after which a node is considered down and shared groups are woken.
     pub node_down_after_ticks: u64,
+    /// Record bytes per snapshot chunk (a chunk holds at least one record), and per write
+    /// batch when a snapshot is installed.
+    pub snapshot_chunk_bytes_max: usize,
+    /// Pace of one snapshot stream, in payload bytes per second (0: unlimited).
+    pub snapshot_bytes_per_sec_max: u64,
+    /// Snapshot streams this node sends at once; more are refused (Raft retries later).
+    pub snapshot_sends_max: usize,
+    /// Compact a shard's log once its applied index is this many entries past the log's
+    /// start.
+    pub log_compact_entries_min: u64,
+    /// ... or once this many bytes of entries were appended since the last compaction.
+    pub log_compact_bytes_min: u64,
+    /// Entries kept below the applied index on compaction, so a follower slightly behind
+    /// catches up from the log rather than by snapshot.
+    pub log_compact_keep_entries: u64,
 }
 
 impl StoreConfig {
@@ -96,6 +121,12 @@ impl StoreConfig {
             entry_cache_bytes_max: 4 << 20,
             probe_interval_ticks: 3,
             node_down_after_ticks: 10,
+            snapshot_chunk_bytes_max: 1 << 20,
+            snapshot_bytes_per_sec_max: 64 << 20,
+            snapshot_sends_max: 4,
+            log_compact_entries_min: 1_024,
+            log_compact_bytes_min: 64 << 20,
+            log_compact_keep_entries: 64,
         }
     }
 
@@ -154,6 +185,12 @@ pub(crate) enum StoreMsg {
     },
     /// Campaign for leadership of a shard now.
     Campaign(ShardId),
+    /// A snapshot sender thread finished streaming to `to`.
+    SnapshotSent {
+        shard: ShardId,
+        to: NodeId,
+        status: SnapshotStatus,
+    },
     /// Stop the loop.
     Stop,
 }
@@ -166,9 +203,32 @@ pub(crate) struct ShardHandle {
     status: Arc<PeerStatus>,
 }
 
+/// What a store counts, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Snapshot streams this node completed as a sender.
+    pub snapshots_sent: u64,
+    /// Snapshot streams this node failed to complete as a sender.
+    pub snapshots_failed: u64,
+    /// Snapshots installed into this node's data.
+    pub snapshots_installed: u64,
+    /// Log compactions done here.
+    pub log_compactions: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    snapshots_sent: AtomicU64,
+    snapshots_failed: AtomicU64,
+    snapshots_installed: Arc<AtomicU64>,
+    log_compactions: AtomicU64,
+}
+
 struct Shared {
     cfg: StoreConfig,
     inbox: SyncSender<StoreMsg>,
+    snapshot_dir: Arc<PathBuf>,
+    counters: Arc<Counters>,
     shards: HashMap<ShardId, ShardHandle>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -202,24 +262,37 @@ impl Store {
         let mut peers = BTreeMap::new();
         let mut handles = HashMap::new();
         let mut targets = HashMap::new();
+        let mut data = BTreeMap::new();
         for spec in shards {
             let (peer, handle, target) = open_peer(&cfg, &db, spec)?;
+            data.insert(spec.shard, Arc::clone(&handle.data));
             peers.insert(spec.shard, peer);
             handles.insert(spec.shard, handle);
             targets.insert(spec.shard, target);
         }
+        let counters = Arc::new(Counters::default());
+        let snapshot_dir = Arc::new(snapshot::snapshot_dir(db.path()));
+        let ctx = ApplyContext {
+            snapshot_dir: snapshot_dir.to_path_buf(),
+            install_batch_bytes_max: cfg.snapshot_chunk_bytes_max,
+            installed: Arc::clone(&counters.snapshots_installed),
+        };
         let (apply_tx, apply_rx) = sync_channel(cfg.apply_queue_max);
         let node = cfg.node_id;
         let apply_thread = std::thread::Builder::new()
             .name(format!("redraft-apply-{node}"))
-            .spawn(move || apply::run(apply_rx, targets))
+            .spawn(move || apply::run(apply_rx, targets, ctx))
             .map_err(|e| ClusterError::Storage(e.to_string()))?;
         let mut lp = StoreLoop {
             cfg: cfg.clone(),
             db,
             peers,
+            data,
             transport,
             apply_tx,
+            self_tx: inbox_tx.clone(),
+            snapshot_sends: 0,
+            counters: Arc::clone(&counters),
             inbox: inbox_rx,
             ticks: 0,
             next_read_ctx: 0,
@@ -234,6 +307,8 @@ impl Store {
         let shared = Shared {
             cfg,
             inbox: inbox_tx,
+            snapshot_dir,
+            counters,
             shards: handles,
             threads: Mutex::new(vec![loop_thread, apply_thread]),
         };
@@ -251,6 +326,18 @@ impl Store {
     pub fn inbound(&self) -> Inbound {
         Inbound {
             tx: self.shared.inbox.clone(),
+            snapshot_dir: Arc::clone(&self.shared.snapshot_dir),
+        }
+    }
+
+    /// What this store counted so far (snapshots, compactions).
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.shared.counters;
+        StoreStats {
+            snapshots_sent: c.snapshots_sent.load(Ordering::Relaxed),
+            snapshots_failed: c.snapshots_failed.load(Ordering::Relaxed),
+            snapshots_installed: c.snapshots_installed.load(Ordering::Relaxed),
+            log_compactions: c.log_compactions.load(Ordering::Relaxed),
         }
     }
 
@@ -431,7 +518,11 @@ pub(crate) fn open_peer(
         )?;
     }
     let data = Arc::new(db.shard(id)?);
-    let log = LogStore::open(Arc::clone(db), id, cfg.entry_cache_bytes_max)?;
+    let mut log = LogStore::open(Arc::clone(db), id, cfg.entry_cache_bytes_max)?;
+    let dir = snapshot::snapshot_dir(db.path());
+    snapshot::recover_install(&data, &log, &dir, cfg.snapshot_chunk_bytes_max)
+        .map_err(|e| ClusterError::Storage(e.to_string()))?;
+    log.attach_data(Arc::clone(&data));
     let applied = data.state().applied_index;
     // Raft hands out committed entries after `applied`: the durable applied index of the
     // data, never beyond the durable commit (entries up to the log's snapshot are covered).
@@ -471,6 +562,8 @@ pub struct Outbox {
     pub persisted_messages: BTreeMap<NodeId, Vec<ShardMessage>>,
     /// Committed entries per shard for the apply worker.
     pub applies: Vec<ApplyBatch>,
+    /// Leader snapshot messages with data, for snapshot sender threads (not the batches).
+    pub snapshots: Vec<ShardMessage>,
 }
 
 impl Outbox {
@@ -482,22 +575,26 @@ impl Outbox {
             out.writes.append(&mut rd.writes);
             out.must_sync |= rd.must_sync;
             for msg in rd.messages.drain(..) {
-                out.messages
-                    .entry(msg.to)
-                    .or_default()
-                    .push(ShardMessage { shard: *shard, msg });
+                let sm = ShardMessage { shard: *shard, msg };
+                if is_streamed_snapshot(&sm) {
+                    out.snapshots.push(sm);
+                } else {
+                    out.messages.entry(sm.msg.to).or_default().push(sm);
+                }
             }
             for msg in rd.persisted_messages.drain(..) {
-                let to = msg.to;
-                out.persisted_messages
-                    .entry(to)
-                    .or_default()
-                    .push(ShardMessage { shard: *shard, msg });
+                let sm = ShardMessage { shard: *shard, msg };
+                if is_streamed_snapshot(&sm) {
+                    out.snapshots.push(sm);
+                } else {
+                    out.persisted_messages.entry(sm.msg.to).or_default().push(sm);
+                }
             }
-            if !rd.applies.is_empty() {
+            if !rd.applies.is_empty() || rd.install.is_some() {
                 let entries = std::mem::take(&mut rd.applies);
                 out.applies.push(ApplyBatch {
                     shard: *shard,
+                    install: rd.install.take(),
                     entries,
                 });
             }
@@ -506,13 +603,27 @@ impl Outbox {
     }
 }
 
+/// Whether `sm` is a snapshot whose data must be streamed (the bootstrap snapshot, which has
+/// none, travels in a batch like any message).
+fn is_streamed_snapshot(sm: &ShardMessage) -> bool {
+    sm.msg.msg_type == MessageType::Snapshot
+        && sm.msg.snapshot.as_ref().is_some_and(|s| !s.data.is_empty())
+}
+
 /// The store loop's state; runs on its own thread.
 struct StoreLoop {
     cfg: StoreConfig,
     db: Arc<Db>,
     peers: BTreeMap<ShardId, Peer>,
+    /// Every shard's data (applied index for compaction, views for snapshots).
+    data: BTreeMap<ShardId, Arc<ShardStore>>,
     transport: Arc<dyn Transport>,
     apply_tx: SyncSender<ApplyBatch>,
+    /// The loop's own inbox, for snapshot sender threads to report back.
+    self_tx: SyncSender<StoreMsg>,
+    /// Snapshot sender threads running. Invariant: `<= snapshot_sends_max`.
+    snapshot_sends: usize,
+    counters: Arc<Counters>,
     inbox: Receiver<StoreMsg>,
     /// Ticks since start.
     ticks: u64,
@@ -575,8 +686,93 @@ impl StoreLoop {
                     }
                 }
             }
+            StoreMsg::SnapshotSent { shard, to, status } => {
+                self.snapshot_sends -= 1;
+                if let Some(peer) = self.peers.get_mut(&shard) {
+                    peer.raw_mut().report_snapshot(to, status);
+                }
+            }
             StoreMsg::Stop => {}
         }
+    }
+
+    /// Starts a sender thread streaming `sm`'s snapshot, or reports a failure at once when
+    /// `snapshot_sends_max` streams are running (Raft retries later).
+    fn start_snapshot_send(&mut self, sm: ShardMessage) {
+        let (shard, to) = (sm.shard, sm.msg.to);
+        let data = self.data.get(&shard).map(Arc::clone);
+        let Some(data) = data.filter(|_| self.snapshot_sends < self.cfg.snapshot_sends_max) else {
+            if let Some(peer) = self.peers.get_mut(&shard) {
+                peer.raw_mut().report_snapshot(to, SnapshotStatus::Failure);
+            }
+            return;
+        };
+        let job = SendJob {
+            shard,
+            to,
+            message: sm.msg,
+            data,
+            chunk_bytes_max: self.cfg.snapshot_chunk_bytes_max,
+            bytes_per_sec_max: self.cfg.snapshot_bytes_per_sec_max,
+        };
+        let transport = Arc::clone(&self.transport);
+        let tx = self.self_tx.clone();
+        let counters = Arc::clone(&self.counters);
+        let spawned = std::thread::Builder::new()
+            .name(format!("redraft-snap-{shard}-{to}"))
+            .spawn(move || {
+                let status = match snapshot::send(&job, transport.as_ref()) {
+                    Ok(bytes) => {
+                        counters.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%shard, %to, bytes, "snapshot sent");
+                        SnapshotStatus::Finish
+                    }
+                    Err(e) => {
+                        counters.snapshots_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%shard, %to, error = %e, "snapshot send failed");
+                        SnapshotStatus::Failure
+                    }
+                };
+                // A stopped loop no longer cares.
+                let _ = tx.send(StoreMsg::SnapshotSent { shard, to, status });
+            });
+        match spawned {
+            Ok(_) => self.snapshot_sends += 1,
+            Err(e) => {
+                tracing::warn!(%shard, %to, error = %e, "cannot start a snapshot sender");
+                if let Some(peer) = self.peers.get_mut(&shard) {
+                    peer.raw_mut().report_snapshot(to, SnapshotStatus::Failure);
+                }
+            }
+        }
+    }
+
+    /// Compacts the log of every shard past its thresholds (see the module docs), in one
+    /// unsynced batch: losing a compaction in a crash only keeps entries longer.
+    fn maybe_compact_logs(&mut self) {
+        let mut writes = Vec::new();
+        for (shard, peer) in &mut self.peers {
+            let Some(data) = self.data.get(shard) else { continue };
+            let applied = data.state().applied_index;
+            let log = peer.raw().store();
+            let first = log.truncated_index() + 1;
+            let behind = applied.saturating_sub(first);
+            if behind < self.cfg.log_compact_entries_min
+                && log.appended_bytes() < self.cfg.log_compact_bytes_min
+            {
+                continue;
+            }
+            let to = applied.saturating_sub(self.cfg.log_compact_keep_entries);
+            match peer.raw_mut().store_mut().compact(to, &mut writes) {
+                Ok(true) => {
+                    self.counters.log_compactions.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%shard, to, "log compacted");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%shard, to, error = %e, "log compaction refused"),
+            }
+        }
+        self.persist(&writes, false);
     }
 
     fn on_raft(&mut self, from: NodeId, batch: Vec<ShardMessage>) {
@@ -666,6 +862,7 @@ impl StoreLoop {
                 }
             }
         }
+        self.maybe_compact_logs();
         for node in nodes {
             let heard = *self.last_heard.entry(node).or_insert(self.ticks);
             if self.ticks - heard > self.cfg.node_down_after_ticks && self.down.insert(node) {
@@ -691,7 +888,10 @@ impl StoreLoop {
         if readys.is_empty() {
             return false;
         }
-        let outbox = Outbox::collect(&mut readys);
+        let mut outbox = Outbox::collect(&mut readys);
+        for sm in std::mem::take(&mut outbox.snapshots) {
+            self.start_snapshot_send(sm);
+        }
         self.send_all(outbox.messages);
         self.persist(&outbox.writes, outbox.must_sync);
         self.send_all(outbox.persisted_messages);
