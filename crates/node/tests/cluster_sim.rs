@@ -283,3 +283,79 @@ async fn idle_groups_quiesce_and_a_quiesced_leader_cut_off_is_still_replaced() {
     c.wait_converged().await;
     c.assert_replicas_identical();
 }
+
+/// Small compaction thresholds and chunks, so a short test compacts and streams many chunks.
+fn compacting(cfg: &mut node::cluster::StoreConfig) {
+    cfg.log_compact_entries_min = 16;
+    cfg.log_compact_keep_entries = 4;
+    cfg.snapshot_chunk_bytes_max = 256;
+    cfg.snapshot_bytes_per_sec_max = 4 << 20;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot_and_recovers_after_restart() {
+    let mut c = Cluster::start_sim_with(3, 2, sim_seed(), compacting);
+    for i in 0..6u64 {
+        let shard = ShardId(i % 2);
+        c.write(shard, &set(&format!("early{i}"), "x")).await;
+        c.write(shard, &hset("h", &format!("f{i}"), "x")).await;
+    }
+    c.wait_converged().await;
+    let shard = ShardId(0);
+    let leader = c.wait_leader(shard, &[]).await;
+    let victim = c
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    let behind_at = c.store(victim).applied_index(shard).unwrap_or(0);
+    c.net.isolate(victim);
+    // Overwrites and deletes-by-overwrite too, so the snapshot must replace data, not add.
+    for i in 0..60u64 {
+        let shard = ShardId(i % 2);
+        let key = format!("k{}", i % 25);
+        c.write_avoiding(shard, &set(&key, &format!("v{i}")), &[victim])
+            .await;
+        c.write_avoiding(shard, &hset("h", &format!("g{i}"), "y"), &[victim])
+            .await;
+        c.write_avoiding(shard, &incr("n", 1), &[victim]).await;
+    }
+    let others: Vec<NodeId> = c.ids().into_iter().filter(|id| *id != victim).collect();
+    c.wait_until("the others compacted past the victim", || {
+        others
+            .iter()
+            .all(|id| c.store(*id).stats().log_compactions > 0)
+    })
+    .await;
+    assert_eq!(c.store(victim).stats().snapshots_installed, 0);
+
+    c.net.recover();
+    c.wait_converged().await;
+    let installed = c.store(victim).stats().snapshots_installed;
+    let sent: u64 = others
+        .iter()
+        .map(|id| c.store(*id).stats().snapshots_sent)
+        .sum();
+    println!("victim {victim} was at {behind_at}; snapshots installed {installed}, sent {sent}");
+    assert!(installed >= 1, "the victim must catch up by snapshot");
+    assert!(sent >= 1, "a leader must have streamed a snapshot");
+    assert!(c.net.stats().snapshot_chunks > 1, "streamed in chunks");
+    c.assert_replicas_identical();
+
+    // Restart the victim from its RocksDB: it recovers the installed state and keeps up.
+    c.stop(victim);
+    c.restart(victim);
+    for i in 0..10u64 {
+        c.write(ShardId(i % 2), &incr("n", 1)).await;
+    }
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+    let now_ms = 1_700_000_000_000;
+    for s in 0..2 {
+        let value = c
+            .store(victim)
+            .read(ShardId(s), &get("n"), now_ms, ReadConsistency::Stale)
+            .await;
+        assert_eq!(value.unwrap().unwrap(), Output::bulk("35"), "shard {s}");
+    }
+}

@@ -112,7 +112,12 @@ fn install(target: &ApplyTarget, meta: &SnapshotMetadata, ctx: &ApplyContext) ->
     let state = super::snapshot::install_staged(&target.store, &path, ctx.install_batch_bytes_max)
         .unwrap_or_else(|e| panic!("shard {shard}: installing snapshot {}: {e}", meta.index));
     ctx.installed.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(shard, index = meta.index, applied = state.applied_index, "snapshot installed");
+    tracing::info!(
+        shard,
+        index = meta.index,
+        applied = state.applied_index,
+        "snapshot installed"
+    );
     state.applied_index
 }
 

@@ -157,10 +157,12 @@ impl Transport for GrpcTransport {
     }
 
     fn send_snapshot(&self, to: NodeId) -> Result<Box<dyn SnapshotSink>, SnapshotError> {
-        let addr =
-            self.addrs.lock().get(&to).cloned().ok_or_else(|| {
-                SnapshotError::Broken(format!("no address for node {to}"))
-            })?;
+        let addr = self
+            .addrs
+            .lock()
+            .get(&to)
+            .cloned()
+            .ok_or_else(|| SnapshotError::Broken(format!("no address for node {to}")))?;
         // Two chunks in flight: the sender thread blocks on the rest (back-pressure).
         let (tx, rx) = mpsc::channel::<pb::SnapshotChunk>(2);
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
@@ -462,7 +464,9 @@ impl pb::transport_server::Transport for TransportService {
                 return Ok(Response::new(pb::Done {}));
             }
         }
-        Err(Status::aborted("snapshot stream ended before its last chunk"))
+        Err(Status::aborted(
+            "snapshot stream ended before its last chunk",
+        ))
     }
 
     async fn forward(

@@ -217,7 +217,9 @@ impl SnapshotSink for SimSnapshotSink {
         if self.receiver.is_done() {
             Ok(())
         } else {
-            Err(SnapshotError::Broken("stream ended before its last chunk".into()))
+            Err(SnapshotError::Broken(
+                "stream ended before its last chunk".into(),
+            ))
         }
     }
 }

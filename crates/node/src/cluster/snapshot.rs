@@ -103,31 +103,33 @@ pub(crate) struct SendJob {
 pub(crate) fn send(job: &SendJob, transport: &dyn Transport) -> Result<u64, SnapshotError> {
     let mut sink = transport.send_snapshot(job.to)?;
     let started = Instant::now();
-    let sent = job.data.with_snapshot(0, |view| -> Result<u64, SnapshotError> {
-        let mut data = header(&read_state(view)?);
-        let mut message = Some(job.message.clone());
-        let mut from: Option<Vec<u8>> = None;
-        let mut offset = 0u64;
-        loop {
-            let chunk = export_chunk(view, ALL_SLOTS, from.as_deref(), job.chunk_bytes_max)
-                .map_err(io_err)?;
-            encode_records(&chunk.records, &mut data);
-            from = chunk.next;
-            let len = data.len() as u64;
-            sink.send_chunk(SnapshotChunk {
-                shard: job.shard,
-                message: message.take(),
-                offset,
-                data: std::mem::take(&mut data),
-                last: from.is_none(),
-            })?;
-            offset += len;
-            pace(started, offset, job.bytes_per_sec_max);
-            if from.is_none() {
-                return Ok(offset);
+    let sent = job
+        .data
+        .with_snapshot(0, |view| -> Result<u64, SnapshotError> {
+            let mut data = header(&read_state(view)?);
+            let mut message = Some(job.message.clone());
+            let mut from: Option<Vec<u8>> = None;
+            let mut offset = 0u64;
+            loop {
+                let chunk = export_chunk(view, ALL_SLOTS, from.as_deref(), job.chunk_bytes_max)
+                    .map_err(io_err)?;
+                encode_records(&chunk.records, &mut data);
+                from = chunk.next;
+                let len = data.len() as u64;
+                sink.send_chunk(SnapshotChunk {
+                    shard: job.shard,
+                    message: message.take(),
+                    offset,
+                    data: std::mem::take(&mut data),
+                    last: from.is_none(),
+                })?;
+                offset += len;
+                pace(started, offset, job.bytes_per_sec_max);
+                if from.is_none() {
+                    return Ok(offset);
+                }
             }
-        }
-    })?;
+        })?;
     sink.finish()?;
     Ok(sent)
 }
@@ -290,7 +292,10 @@ pub(crate) fn install_staged(
     let mut head = [0u8; HEADER_LEN];
     r.read_exact(&mut head).map_err(io_err)?;
     if &head[..4] != PAYLOAD_MAGIC {
-        return Err(SnapshotError::Io(format!("{}: not a snapshot", path.display())));
+        return Err(SnapshotError::Io(format!(
+            "{}: not a snapshot",
+            path.display()
+        )));
     }
     let state = ShardState {
         applied_index: u64::from_be_bytes(head[4..12].try_into().expect("8 bytes")),
@@ -311,7 +316,9 @@ fn read_chunk(r: &mut impl Read, batch_bytes_max: usize) -> Result<Option<Chunk>
     let mut chunk = Chunk::default();
     let mut bytes = 0;
     while bytes < batch_bytes_max.max(1) {
-        let Some(key) = read_part(r, true)? else { break };
+        let Some(key) = read_part(r, true)? else {
+            break;
+        };
         let value = read_part(r, false)?.ok_or_else(|| truncated("value"))?;
         bytes += key.len() + value.len();
         chunk.records.push((key, value));
@@ -391,10 +398,265 @@ pub(crate) fn recover_install(
         meta.index,
         path.display()
     );
-    tracing::info!(shard = data.id(), index = meta.index, "redoing an interrupted snapshot install");
+    tracing::info!(
+        shard = data.id(),
+        index = meta.index,
+        "redoing an interrupted snapshot install"
+    );
     install_staged(data, &path, batch_bytes_max).map(|_| ())
 }
 
 fn io_err(e: impl std::fmt::Display) -> SnapshotError {
     SnapshotError::Io(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+    use raft::{MessageType, Snapshot, SnapshotMetadata};
+    use storage::keys::Meta;
+    use storage::{Db, StorageConfig};
+
+    use super::*;
+    use crate::cluster::store::StoreMsg;
+    use crate::cluster::transport::{SendError, SnapshotSink};
+
+    /// A transport whose snapshot streams are recorded.
+    #[derive(Default)]
+    struct Recorder {
+        chunks: Arc<Mutex<Vec<SnapshotChunk>>>,
+    }
+
+    struct RecordSink(Arc<Mutex<Vec<SnapshotChunk>>>);
+
+    impl SnapshotSink for RecordSink {
+        fn send_chunk(&mut self, chunk: SnapshotChunk) -> Result<(), SnapshotError> {
+            self.0.lock().push(chunk);
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<(), SnapshotError> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Recorder {
+        fn send(&self, _: NodeId, _: Vec<ShardMessage>) -> Result<(), SendError> {
+            Ok(())
+        }
+        fn send_snapshot(&self, _: NodeId) -> Result<Box<dyn SnapshotSink>, SnapshotError> {
+            Ok(Box::new(RecordSink(Arc::clone(&self.chunks))))
+        }
+    }
+
+    fn shard_with_records(db: &Arc<Db>, n: u16) -> Arc<ShardStore> {
+        db.create_shard(1).unwrap();
+        let data = Arc::new(db.shard(1).unwrap());
+        let records = (0..n)
+            .map(|i| {
+                let key = keys::meta_key(i * 7 % 0x4000, format!("key-{i}").as_bytes());
+                (key, keys::encode_meta(&Meta::string(vec![b'v'; 40])))
+            })
+            .collect();
+        let mut once = Some(Chunk {
+            records,
+            next: None,
+        });
+        let state = ShardState {
+            applied_index: 42,
+            last_version: 9,
+        };
+        data.install_snapshot(state, &mut || Ok(once.take()))
+            .unwrap();
+        assert_eq!(data.state(), state);
+        data
+    }
+
+    fn dump(data: &ShardStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        data.with_snapshot(0, |v| {
+            let mut out = Vec::new();
+            v.scan_raw(&[], &[0xFF; 16], false, &mut |k, v| {
+                out.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .unwrap();
+            out
+        })
+    }
+
+    fn snapshot_message(index: u64, term: u64) -> Message {
+        Message {
+            msg_type: MessageType::Snapshot,
+            to: NodeId(2),
+            from: NodeId(1),
+            term,
+            log_term: 0,
+            index: 0,
+            entries: Vec::new(),
+            commit: 0,
+            snapshot: Some(Snapshot {
+                metadata: SnapshotMetadata {
+                    index,
+                    term,
+                    ..Default::default()
+                },
+                data: descriptor(1),
+            }),
+            reject: false,
+            reject_hint: 0,
+            context: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_streams_in_bounded_ordered_chunks_and_installs_identically() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = Db::open(src_dir.path(), &StorageConfig::default()).unwrap();
+        let data = shard_with_records(&src, 300);
+        let recorder = Recorder::default();
+        let job = SendJob {
+            shard: ShardId(1),
+            to: NodeId(2),
+            message: snapshot_message(40, 3),
+            data: Arc::clone(&data),
+            chunk_bytes_max: 500,
+            bytes_per_sec_max: 0,
+        };
+        let sent = send(&job, &recorder).unwrap();
+        let chunks = recorder.chunks.lock().clone();
+        assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        let mut offset = 0;
+        for (i, c) in chunks.iter().enumerate() {
+            assert_eq!(c.offset, offset, "chunk {i} is contiguous");
+            assert_eq!(
+                c.message.is_some(),
+                i == 0,
+                "only the first carries the message"
+            );
+            assert_eq!(c.last, i == chunks.len() - 1, "only the last is last");
+            // A chunk stops at the first record that would take it past the limit.
+            assert!(
+                c.data.len() <= HEADER_LEN + 500 + 100,
+                "chunk {i}: {}",
+                c.data.len()
+            );
+            offset += c.data.len() as u64;
+        }
+        assert_eq!(offset, sent);
+
+        // The receiver stages the payload, then delivers the message; the install copies the
+        // data and the shard state exactly.
+        let dst_dir = tempfile::tempdir().unwrap();
+        let dst = Db::open(dst_dir.path(), &StorageConfig::default()).unwrap();
+        dst.create_shard(1).unwrap();
+        let target = dst.shard(1).unwrap();
+        let (tx, rx) = sync_channel(4);
+        let dir = Arc::new(snapshot_dir(dst.path()));
+        let inbound = Inbound {
+            tx,
+            snapshot_dir: Arc::clone(&dir),
+        };
+        let mut receiver = inbound.snapshot_receiver(NodeId(1));
+        for c in chunks.clone() {
+            assert!(
+                rx.try_recv().is_err(),
+                "delivered only after the last chunk"
+            );
+            receiver.on_chunk(c).unwrap();
+        }
+        assert!(receiver.is_done());
+        let Ok(StoreMsg::Raft { from, batch }) = rx.try_recv() else {
+            panic!("snapshot message not delivered")
+        };
+        assert_eq!((from, batch.len()), (NodeId(1), 1));
+        let path = staged_path(&dir, 1, 40, 3);
+        assert!(path.exists());
+        let state = install_staged(&target, &path, 300).unwrap();
+        assert_eq!(state, data.state());
+        assert_eq!(target.state(), data.state());
+        assert_eq!(dump(&target), dump(&data));
+        assert!(!path.exists(), "the staged file is removed once installed");
+
+        // A stream that breaks off leaves nothing staged.
+        let mut partial = inbound.snapshot_receiver(NodeId(1));
+        partial.on_chunk(chunks[0].clone()).unwrap();
+        assert!(
+            partial.on_chunk(chunks[2].clone()).is_err(),
+            "a gap is refused"
+        );
+        drop(partial);
+        assert_eq!(std::fs::read_dir(dir.as_path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_install_interrupted_by_a_crash_is_redone_on_restart() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = Db::open(src_dir.path(), &StorageConfig::default()).unwrap();
+        let data = shard_with_records(&src, 50);
+        let recorder = Recorder::default();
+        let job = SendJob {
+            shard: ShardId(1),
+            to: NodeId(2),
+            message: snapshot_message(40, 3),
+            data: Arc::clone(&data),
+            chunk_bytes_max: 1_000,
+            bytes_per_sec_max: 0,
+        };
+        send(&job, &recorder).unwrap();
+
+        let dst_dir = tempfile::tempdir().unwrap();
+        let dst = Db::open(dst_dir.path(), &StorageConfig::default()).unwrap();
+        dst.create_shard(1).unwrap();
+        let target = dst.shard(1).unwrap();
+        let (tx, _rx) = sync_channel(4);
+        let dir = Arc::new(snapshot_dir(dst.path()));
+        let inbound = Inbound {
+            tx,
+            snapshot_dir: Arc::clone(&dir),
+        };
+        let mut receiver = inbound.snapshot_receiver(NodeId(1));
+        for c in recorder.chunks.lock().clone() {
+            receiver.on_chunk(c).unwrap();
+        }
+        // The crash: the log moved to the snapshot, the data install only half done (a stray
+        // record, the old applied index).
+        let voters = raft::ConfState {
+            voters: vec![NodeId(1), NodeId(2)],
+            ..Default::default()
+        };
+        LogStore::bootstrap(&dst, 1, &voters).unwrap();
+        let mut log = LogStore::open(Arc::clone(&dst), 1, 1 << 20).unwrap();
+        let mut writes = Vec::new();
+        let meta = SnapshotMetadata {
+            index: 40,
+            term: 3,
+            conf_state: voters,
+        };
+        log.apply_snapshot(&meta, &mut writes);
+        let mut batch = rocksdb::WriteBatch::default();
+        crate::cluster::log_store::stage_writes(&dst, &mut batch, &writes).unwrap();
+        dst.rocks().write(batch).unwrap();
+        let stray = (
+            keys::meta_key(1, b"stray"),
+            keys::encode_meta(&Meta::string(vec![1])),
+        );
+        target
+            .import_chunk(&Chunk {
+                records: vec![stray],
+                next: None,
+            })
+            .unwrap();
+        assert_eq!(target.state().applied_index, 0);
+
+        let log = LogStore::open(Arc::clone(&dst), 1, 1 << 20).unwrap();
+        recover_install(&target, &log, &dir, 300).unwrap();
+        assert_eq!(target.state(), data.state());
+        assert_eq!(dump(&target), dump(&data));
+        assert!(!staged_path(&dir, 1, 40, 3).exists());
+        // Once installed, a restart has nothing to redo.
+        recover_install(&target, &log, &dir, 300).unwrap();
+        assert_eq!(dump(&target), dump(&data));
+    }
 }

@@ -44,10 +44,10 @@ use storage::{Db, ExecResult, ReadOp, ShardStore, WriteEntry};
 use tokio::sync::{oneshot, watch};
 
 use super::apply::{self, ApplyBatch, ApplyContext, ApplyTarget};
-use super::snapshot::{self, SendJob};
 use super::error::{ClusterError, ClusterResult};
 use super::log_store::{self, LogStore, LogWrite};
 use super::peer::{Peer, PeerReady, PeerStatus, Proposal, ReadResponder};
+use super::snapshot::{self, SendJob};
 use super::transport::{Inbound, SendError, ShardMessage, Transport};
 
 /// Limits and timing of a store. Every limit is named `*_max` and is configurable.
@@ -587,7 +587,10 @@ impl Outbox {
                 if is_streamed_snapshot(&sm) {
                     out.snapshots.push(sm);
                 } else {
-                    out.persisted_messages.entry(sm.msg.to).or_default().push(sm);
+                    out.persisted_messages
+                        .entry(sm.msg.to)
+                        .or_default()
+                        .push(sm);
                 }
             }
             if !rd.applies.is_empty() || rd.install.is_some() {
@@ -752,7 +755,9 @@ impl StoreLoop {
     fn maybe_compact_logs(&mut self) {
         let mut writes = Vec::new();
         for (shard, peer) in &mut self.peers {
-            let Some(data) = self.data.get(shard) else { continue };
+            let Some(data) = self.data.get(shard) else {
+                continue;
+            };
             let applied = data.state().applied_index;
             let log = peer.raw().store();
             let first = log.truncated_index() + 1;
@@ -765,7 +770,9 @@ impl StoreLoop {
             let to = applied.saturating_sub(self.cfg.log_compact_keep_entries);
             match peer.raw_mut().store_mut().compact(to, &mut writes) {
                 Ok(true) => {
-                    self.counters.log_compactions.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .log_compactions
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%shard, to, "log compacted");
                 }
                 Ok(false) => {}

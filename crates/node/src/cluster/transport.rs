@@ -130,9 +130,16 @@ impl Inbound {
 
     /// Delivers a fully staged snapshot's Raft message; unlike [`Inbound::deliver`] it waits
     /// for room in the inbox, since the stream that carried it was expensive.
-    pub(crate) fn deliver_snapshot(&self, from: NodeId, sm: ShardMessage) -> Result<(), DeliverError> {
+    pub(crate) fn deliver_snapshot(
+        &self,
+        from: NodeId,
+        sm: ShardMessage,
+    ) -> Result<(), DeliverError> {
         self.tx
-            .send(StoreMsg::Raft { from, batch: vec![sm] })
+            .send(StoreMsg::Raft {
+                from,
+                batch: vec![sm],
+            })
             .map_err(|_| DeliverError::Stopped)
     }
 

@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use node::cluster::log_store::LogStore;
 use node::cluster::{
     ClusterError, GrpcTransport, GrpcTransportConfig, ReadConsistency, ShardReplicas, SimNetwork,
     Store, StoreConfig, Transport, TransportService,
 };
-use raft::{NodeId, Storage};
+use raft::NodeId;
 use router::ShardId;
 use storage::types::hash::HashWrite;
 use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
@@ -137,14 +136,27 @@ pub struct Cluster {
     shards: Vec<ShardReplicas>,
     members: BTreeMap<NodeId, Member>,
     seed: u64,
+    /// Applied to every node's store settings (thresholds for a test).
+    tweak: fn(&mut StoreConfig),
 }
 
 impl Cluster {
     /// `nodes` stores over a [`SimNetwork`] seeded with `seed`, hosting `shards` shards
     /// replicated on every node.
     pub fn start_sim(nodes: u64, shards: u64, seed: u64) -> Cluster {
+        Cluster::start_sim_with(nodes, shards, seed, |_| {})
+    }
+
+    /// Like [`Cluster::start_sim`], with `tweak` applied to every node's store settings.
+    pub fn start_sim_with(
+        nodes: u64,
+        shards: u64,
+        seed: u64,
+        tweak: fn(&mut StoreConfig),
+    ) -> Cluster {
         let net = SimNetwork::new(seed);
         let mut c = Cluster::empty(nodes, shards, seed, Net::Sim(Arc::clone(&net)), net);
+        c.tweak = tweak;
         for id in c.ids() {
             c.restart(id);
         }
@@ -153,6 +165,16 @@ impl Cluster {
 
     /// `nodes` stores over real gRPC on 127.0.0.1 ephemeral ports.
     pub async fn start_grpc(nodes: u64, shards: u64, seed: u64) -> Cluster {
+        Cluster::start_grpc_with(nodes, shards, seed, |_| {}).await
+    }
+
+    /// Like [`Cluster::start_grpc`], with `tweak` applied to every node's store settings.
+    pub async fn start_grpc_with(
+        nodes: u64,
+        shards: u64,
+        seed: u64,
+        tweak: fn(&mut StoreConfig),
+    ) -> Cluster {
         let mut addrs = HashMap::new();
         let mut listeners = Vec::new();
         for id in 1..=nodes {
@@ -168,6 +190,7 @@ impl Cluster {
             addrs,
         };
         let mut c = Cluster::empty(nodes, shards, seed, net, SimNetwork::new(seed));
+        c.tweak = tweak;
         for (id, listener) in listeners {
             c.start_grpc_node(id, listener);
         }
@@ -245,6 +268,7 @@ impl Cluster {
             shards,
             members,
             seed,
+            tweak: |_| {},
         }
     }
 
@@ -261,6 +285,7 @@ impl Cluster {
     fn config(&self, id: NodeId) -> StoreConfig {
         let mut cfg = test_store_config(id);
         cfg.seed = self.seed ^ id.0;
+        (self.tweak)(&mut cfg);
         cfg
     }
 
@@ -418,7 +443,8 @@ impl Cluster {
     }
 
     /// Asserts that every running replica of every shard holds the same raw data at the same
-    /// applied index and the same committed log.
+    /// applied index and the same committed log where their logs overlap (compaction and
+    /// snapshots move each replica's log start independently).
     pub fn assert_replicas_identical(&self) {
         for spec in &self.shards {
             let shard = spec.shard;
@@ -445,7 +471,15 @@ impl Cluster {
                     "shard {shard}: applied index of {b} vs {a}"
                 );
                 assert_eq!(view.records, f.records, "shard {shard}: data of {b} vs {a}");
-                assert_eq!(view.log, f.log, "shard {shard}: log of {b} vs {a}");
+                let from = f.log_first().max(view.log_first());
+                let overlap = |log: &[raft::Entry]| -> Vec<raft::Entry> {
+                    log.iter().filter(|e| e.index >= from).cloned().collect()
+                };
+                assert_eq!(
+                    overlap(&view.log),
+                    overlap(&f.log),
+                    "shard {shard}: log of {b} vs {a} from {from}"
+                );
             }
         }
     }
@@ -457,6 +491,13 @@ struct ReplicaView {
     applied: u64,
     records: Vec<(Vec<u8>, Vec<u8>)>,
     log: Vec<raft::Entry>,
+}
+
+impl ReplicaView {
+    /// Index of the first committed entry still in the log (past the applied index if none).
+    fn log_first(&self) -> u64 {
+        self.log.first().map_or(self.applied + 1, |e| e.index)
+    }
 }
 
 impl Drop for Cluster {
@@ -485,19 +526,20 @@ fn dump(view: &dyn Reader) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
-/// The log entries `(first_index, applied]` of a shard as stored on a node.
+/// The log entries up to `applied` of a shard as stored on a node, read from one RocksDB
+/// snapshot (the node may compact its log meanwhile).
 fn committed_log(db: &Arc<Db>, shard: ShardId, applied: u64) -> Vec<raft::Entry> {
-    let log = LogStore::open(Arc::clone(db), shard.0, 0).expect("open log");
-    let first = log.first_index().expect("first");
-    if applied < first {
-        return Vec::new();
-    }
+    let cf = db.cf(storage::db::RAFT_CF).expect("raft cf");
+    let snap = db.rocks().snapshot();
+    let mut opts = rocksdb::ReadOptions::default();
+    opts.set_iterate_upper_bound(storage::keys::raft_log_key(shard.0, applied + 1).to_vec());
+    let mut iter = snap.raw_iterator_cf_opt(&cf, opts);
+    iter.seek(storage::keys::raft_log_key(shard.0, 0));
     let mut out = Vec::new();
-    let mut low = first;
-    while low <= applied {
-        let chunk = log.entries(low, applied + 1, u64::MAX).expect("entries");
-        low += chunk.len() as u64;
-        out.extend(chunk);
+    while let Some(v) = iter.value() {
+        out.push(node::cluster::codec::decode_entry(v).expect("entry"));
+        iter.next();
     }
+    iter.status().expect("iterate the log");
     out
 }
