@@ -96,6 +96,8 @@ pub(crate) struct SendJob {
     pub(crate) data: std::sync::Arc<ShardStore>,
     pub(crate) chunk_bytes_max: usize,
     pub(crate) bytes_per_sec_max: u64,
+    /// Set when the store stops: the stream gives up at its next chunk.
+    pub(crate) cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Streams `job`'s snapshot through `transport`, paced to its rate limit. Returns the payload
@@ -111,6 +113,9 @@ pub(crate) fn send(job: &SendJob, transport: &dyn Transport) -> Result<u64, Snap
             let mut from: Option<Vec<u8>> = None;
             let mut offset = 0u64;
             loop {
+                if job.cancel.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err(SnapshotError::Broken("store stopping".into()));
+                }
                 let chunk = export_chunk(view, ALL_SLOTS, from.as_deref(), job.chunk_bytes_max)
                     .map_err(io_err)?;
                 encode_records(&chunk.records, &mut data);
@@ -523,6 +528,7 @@ mod tests {
             data: Arc::clone(&data),
             chunk_bytes_max: 500,
             bytes_per_sec_max: 0,
+            cancel: Arc::default(),
         };
         let sent = send(&job, &recorder).unwrap();
         let chunks = recorder.chunks.lock().clone();
@@ -603,6 +609,7 @@ mod tests {
             data: Arc::clone(&data),
             chunk_bytes_max: 1_000,
             bytes_per_sec_max: 0,
+            cancel: Arc::default(),
         };
         send(&job, &recorder).unwrap();
 

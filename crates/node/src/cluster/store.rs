@@ -292,6 +292,8 @@ impl Store {
             apply_tx,
             self_tx: inbox_tx.clone(),
             snapshot_sends: 0,
+            snapshot_threads: Vec::new(),
+            cancel_snapshots: Arc::default(),
             counters: Arc::clone(&counters),
             inbox: inbox_rx,
             ticks: 0,
@@ -626,6 +628,10 @@ struct StoreLoop {
     self_tx: SyncSender<StoreMsg>,
     /// Snapshot sender threads running. Invariant: `<= snapshot_sends_max`.
     snapshot_sends: usize,
+    /// Sender threads started (finished ones are pruned as new ones start).
+    snapshot_threads: Vec<JoinHandle<()>>,
+    /// Set when the loop stops: sender threads give up at their next chunk.
+    cancel_snapshots: Arc<std::sync::atomic::AtomicBool>,
     counters: Arc<Counters>,
     inbox: Receiver<StoreMsg>,
     /// Ticks since start.
@@ -640,7 +646,17 @@ struct StoreLoop {
 }
 
 impl StoreLoop {
+    /// Runs until stopped, then cancels and joins the snapshot sender threads (they hold the
+    /// database open, which a restart in the same directory needs closed).
     fn run(&mut self) {
+        self.run_until_stop();
+        self.cancel_snapshots.store(true, Ordering::Release);
+        for t in self.snapshot_threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    fn run_until_stop(&mut self) {
         let interval = Duration::from_millis(self.cfg.tick_interval_ms.max(1));
         let mut next_tick = Instant::now() + interval;
         let mut busy = false;
@@ -717,6 +733,7 @@ impl StoreLoop {
             data,
             chunk_bytes_max: self.cfg.snapshot_chunk_bytes_max,
             bytes_per_sec_max: self.cfg.snapshot_bytes_per_sec_max,
+            cancel: Arc::clone(&self.cancel_snapshots),
         };
         let transport = Arc::clone(&self.transport);
         let tx = self.self_tx.clone();
@@ -736,11 +753,15 @@ impl StoreLoop {
                         SnapshotStatus::Failure
                     }
                 };
-                // A stopped loop no longer cares.
-                let _ = tx.send(StoreMsg::SnapshotSent { shard, to, status });
+                // A stopped loop no longer cares; never block on its inbox (it joins us).
+                let _ = tx.try_send(StoreMsg::SnapshotSent { shard, to, status });
             });
         match spawned {
-            Ok(_) => self.snapshot_sends += 1,
+            Ok(handle) => {
+                self.snapshot_sends += 1;
+                self.snapshot_threads.retain(|t| !t.is_finished());
+                self.snapshot_threads.push(handle);
+            }
             Err(e) => {
                 tracing::warn!(%shard, %to, error = %e, "cannot start a snapshot sender");
                 if let Some(peer) = self.peers.get_mut(&shard) {
