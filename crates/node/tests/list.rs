@@ -90,6 +90,10 @@ fn set_insert_rem_trim_pos() {
         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
     );
     assert_eq!(err(c, "LPOS l c COUNT -1"), "ERR COUNT can't be negative");
+    assert_eq!(
+        err(c, "LPOS l c RANK -9223372036854775808"),
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    );
     assert_eq!(err(c, "LPOS l c MAXLEN -1"), "ERR MAXLEN can't be negative");
     assert_eq!(ok(c, "LTRIM l 5 1"), Value::Okay);
     assert_eq!(ok(c, "EXISTS l"), int(0));
