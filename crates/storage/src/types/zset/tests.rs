@@ -593,3 +593,148 @@ fn deterministic_across_replicas() {
     }
     assert_eq!(one.raw(), two.raw());
 }
+
+/// A seed from `REDRAFT_TEST_SEED` (to replay a failure) or the clock; printed either way.
+fn test_seed() -> u64 {
+    let seed = std::env::var("REDRAFT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("seed {seed} (replay with REDRAFT_TEST_SEED={seed})");
+    seed
+}
+
+type Model = std::collections::BTreeMap<Vec<u8>, f64>;
+
+/// The model's elements in Redis order (score, then member).
+fn model_order(model: &Model) -> Vec<(Vec<u8>, f64)> {
+    let mut items: Vec<_> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    items.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    items
+}
+
+/// One random write applied to the model; returns the op for the store.
+fn random_zset_op(rng: &mut OpRng, model: &mut Model) -> ZSetWrite {
+    let member = |rng: &mut OpRng| format!("m{}", rng.below(12)).into_bytes();
+    let score = |rng: &mut OpRng| f64::from(rng.below(7) as u32) - 3.0;
+    let key = b("z");
+    match rng.below(5) {
+        0 | 1 => {
+            let names = ["", "nx", "xx", "gt", "lt", "xx gt", "ch"][rng.below(7) as usize];
+            let f = flags(names);
+            let items: Vec<_> = (0..1 + rng.below(3))
+                .map(|_| (score(rng), member(rng)))
+                .collect();
+            for (sc, m) in &items {
+                let cur = model.get(m).copied();
+                let skip = match cur {
+                    None => f.xx,
+                    Some(c) => f.nx || (f.gt && *sc <= c) || (f.lt && *sc >= c),
+                };
+                if !skip {
+                    model.insert(m.clone(), *sc);
+                }
+            }
+            ZSetWrite::Add {
+                key,
+                flags: f,
+                items,
+            }
+        }
+        2 => {
+            let members: Vec<_> = (0..2).map(|_| member(rng)).collect();
+            for m in &members {
+                model.remove(m);
+            }
+            ZSetWrite::Rem { key, members }
+        }
+        3 => {
+            let (max, count) = (rng.below(2) == 0, rng.below(3));
+            let mut order = model_order(model);
+            if max {
+                order.reverse();
+            }
+            for (m, _) in order.into_iter().take(count as usize) {
+                model.remove(&m);
+            }
+            ZSetWrite::Pop {
+                key,
+                max,
+                count: Some(count),
+            }
+        }
+        _ => {
+            let (start, stop) = (rng.below(8) as i64 - 4, rng.below(8) as i64 - 4);
+            let order = model_order(model);
+            let len = order.len() as i64;
+            let a = if start < 0 {
+                (start + len).max(0)
+            } else {
+                start
+            };
+            let z = if stop < 0 {
+                stop + len
+            } else {
+                stop.min(len - 1)
+            };
+            for (i, (m, _)) in order.iter().enumerate() {
+                if (a..=z).contains(&(i as i64)) {
+                    model.remove(m);
+                }
+            }
+            ZSetWrite::RemRange {
+                key,
+                by: rank(start, stop),
+            }
+        }
+    }
+}
+
+/// Checks ranks, counts and the full range against the model.
+fn check_zset(s: &TestShard, model: &Model, context: &str) {
+    let order = model_order(model);
+    let expected = Output::Pairs(
+        order
+            .iter()
+            .map(|(m, sc)| (Output::Bulk(m.clone()), Output::Double(*sc)))
+            .collect(),
+    );
+    assert_eq!(all(s, "z"), expected, "{context}");
+    for (i, (m, _)) in order.iter().enumerate() {
+        let r = ZSetRead::Rank {
+            key: b("z"),
+            member: m.clone(),
+            rev: false,
+            with_score: false,
+        };
+        assert_eq!(s.read(r).unwrap(), Output::Int(i as i64), "{context}");
+    }
+    let in_range = order
+        .iter()
+        .filter(|(_, sc)| *sc > -1.0 && *sc <= 1.0)
+        .count() as i64;
+    let count = ZSetRead::Count {
+        key: b("z"),
+        by: score(-1.0, true, 1.0, false),
+    };
+    assert_eq!(s.read(count).unwrap(), Output::Int(in_range), "{context}");
+    assert_eq!(gone(s, "z"), model.is_empty(), "{context}");
+}
+
+#[test]
+fn randomized_against_a_btreemap_model() {
+    let seed = test_seed();
+    let mut rng = OpRng::new(seed);
+    let mut s = TestShard::new();
+    let mut model = Model::new();
+    for step in 0..300 {
+        let op = random_zset_op(&mut rng, &mut model);
+        s.write(op.clone()).unwrap();
+        check_zset(&s, &model, &format!("seed {seed} step {step} after {op:?}"));
+    }
+}
