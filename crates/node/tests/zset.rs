@@ -241,3 +241,26 @@ fn resp3_shapes_random_scan_binary() {
         Value::Array(vec![Value::BulkString(member.to_vec())])
     );
 }
+
+#[test]
+fn collections_survive_restart() {
+    let mut srv = common::Server::start();
+    {
+        let c = &mut srv.conn();
+        ok(c, "ZADD z 1 a 2 b");
+        ok(c, "HSET h f v");
+        ok(c, "SADD s m");
+        ok(c, "RPUSH l x y");
+        ok(c, "LPUSH l w");
+        ok(c, "LINSERT l BEFORE y q");
+    }
+    srv.restart();
+    let c = &mut srv.conn();
+    assert_eq!(
+        ok(c, "ZRANGE z 0 -1 WITHSCORES"),
+        bulks(&["a", "1", "b", "2"])
+    );
+    assert_eq!(ok(c, "HGET h f"), bulk("v"));
+    assert_eq!(ok(c, "SISMEMBER s m"), int(1));
+    assert_eq!(ok(c, "LRANGE l 0 -1"), bulks(&["w", "x", "q", "y"]));
+}
