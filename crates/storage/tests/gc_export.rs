@@ -183,3 +183,28 @@ fn export_import_and_delete_a_slot_range() {
         assert_eq!(exists, !in_range(key), "{}", String::from_utf8_lossy(key));
     }
 }
+
+#[test]
+fn close_releases_the_directory_for_a_reopen() {
+    let f = Fixture::new();
+    hset_many(&f, b"h", 200);
+    f.k(KeyspaceWrite::Del {
+        keys: vec![b"h".to_vec()],
+    })
+    .unwrap();
+    f.set(b"kept", b"v");
+    compact(&f, &f.shard);
+    let Fixture { dir, db, shard, .. } = f;
+    drop(shard);
+    assert!(storage::Db::close(db, std::time::Duration::from_secs(10)).is_ok());
+    let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+    let shard = db.shard(1).unwrap();
+    let get = ReadOp::String(StringRead::Get {
+        key: b"kept".to_vec(),
+    });
+    assert_eq!(
+        shard.read(T0_MS, &get).unwrap(),
+        Output::Bulk(b"v".to_vec())
+    );
+    assert_eq!(shard.state().applied_index, 3);
+}
