@@ -270,3 +270,58 @@ proptest! {
         prop_assert_eq!(point, point_expected);
     }
 }
+
+/// Keys that stress the SCAN cursor: short, with zero bytes, with long shared prefixes, and
+/// concentrated in one slot by a hash tag.
+fn scan_key() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(b'a')], 0..9),
+        (0u32..500).prop_map(|i| format!("user:{i}").into_bytes()),
+        (0u32..500).prop_map(|i| format!("{{t}}\0\0\0{i}").into_bytes()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn scan_returns_every_key_present_throughout(
+        stable in prop::collection::btree_set(scan_key(), 0..300),
+        churn in prop::collection::vec((scan_key(), any::<bool>()), 0..200),
+        count in 1u64..20,
+    ) {
+        use storage::types::keyspace::KeyspaceRead;
+        use storage::Output;
+        let f = common::Fixture::new();
+        for key in &stable {
+            f.set(key, b"v");
+        }
+        let mut churn = churn.into_iter().filter(|(k, _)| !stable.contains(k));
+        let (mut cursor, mut seen, mut pages) = (0u64, std::collections::BTreeSet::new(), 0usize);
+        loop {
+            let op = KeyspaceRead::Scan { cursor, pattern: None, count, type_name: None };
+            let Output::Array(parts) = f.kr(op).unwrap() else { panic!() };
+            let Output::Bulk(next) = &parts[0] else { panic!() };
+            let Output::Array(keys) = &parts[1] else { panic!() };
+            seen.extend(keys.iter().map(|k| match k { Output::Bulk(b) => b.clone(), _ => panic!() }));
+            let next: u64 = std::str::from_utf8(next).unwrap().parse().unwrap();
+            prop_assert!(next == 0 || next > cursor);
+            pages += 1;
+            prop_assert!(pages <= stable.len() + 300, "no progress");
+            // Insert or delete other keys between pages.
+            if let Some((key, insert)) = churn.next() {
+                if insert {
+                    f.set(&key, b"v");
+                } else {
+                    f.k(KeyspaceWrite::Del { keys: vec![key] }).unwrap();
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let missing: Vec<_> = stable.difference(&seen).collect();
+        prop_assert!(missing.is_empty(), "missing {missing:?}");
+    }
+}
