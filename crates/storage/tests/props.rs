@@ -325,3 +325,38 @@ proptest! {
         prop_assert!(missing.is_empty(), "missing {missing:?}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The snapshot's seek-skipping `scan_metas` and the transaction's per-slot one agree.
+    #[test]
+    fn scan_metas_agree_between_snapshot_and_txn(
+        keys in prop::collection::btree_set(scan_key(), 0..200),
+        first in 0u16..0x4000,
+        len in 0u16..0x4000,
+        from_key in scan_key(),
+        use_from in any::<bool>(),
+    ) {
+        let f = common::Fixture::new();
+        for key in &keys {
+            f.set(key, b"v");
+        }
+        // Some collections too, so sub-key regions must be skipped.
+        for key in keys.iter().take(20) {
+            let pairs = vec![(b"field".to_vec(), b"v".to_vec())];
+            let op = storage::types::hash::HashWrite::Set { key: [b"h:", &key[..]].concat(), pairs, reply_ok: false };
+            f.write(WriteOp::Hash(op)).unwrap();
+        }
+        let last = first.saturating_add(len).min(0x3FFF);
+        let from = use_from.then(|| keys::meta_key(storage::engine::slot_of(&from_key), &from_key));
+        let collect = |reader: &dyn Reader| {
+            let mut out = Vec::new();
+            reader.scan_metas(first, last, from.as_deref(), &mut |k, _| { out.push(k.to_vec()); true }).unwrap();
+            out
+        };
+        let from_snapshot = f.shard.with_snapshot(common::T0_MS, |view| collect(view));
+        let from_txn = f.shard.dry_run(common::T0_MS, |txn| collect(txn));
+        prop_assert_eq!(from_snapshot, from_txn);
+    }
+}
