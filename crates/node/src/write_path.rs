@@ -179,6 +179,7 @@ impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.blocking_recv() {
             let mut applied = Vec::with_capacity(self.batch_max.min(1024));
+            let started = Instant::now();
             let mut stop = None;
             let mut next = Some(first);
             while let Some(job) = next.take() {
@@ -197,6 +198,8 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
+            let apply_us = started.elapsed().as_micros() as u64;
+            tracing::trace!(entries = applied.len(), apply_us, "applied a batch");
             let last = stop.is_some();
             let synced = self.synced.clone();
             if last {
