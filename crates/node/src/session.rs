@@ -162,10 +162,15 @@ impl Session {
         merge: Option<Merge>,
     ) {
         let mut proposals = Vec::with_capacity(shards.len());
-        for shard in shards {
+        let mut op = Some(op);
+        let last = shards.len().saturating_sub(1);
+        for (i, shard) in shards.into_iter().enumerate() {
+            // The last shard takes the op itself: a single-shard write copies nothing.
+            let this = if i == last { op.take() } else { op.clone() };
+            let Some(this) = this else { break };
             let entry = WriteEntry {
                 now_ms,
-                ops: vec![op.clone()],
+                ops: vec![this],
             };
             match self.node.proposer.propose(shard, entry).await {
                 Ok(p) => proposals.push(p),

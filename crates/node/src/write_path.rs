@@ -6,10 +6,12 @@
 //!
 //! [`LocalProposer`] is the single-node implementation: a bounded queue
 //! ([`Config::pending_writes_max`](crate::config::Config::pending_writes_max)) feeding ONE
-//! dedicated writer thread. The thread drains up to `write_batch_max` entries, applies each in
-//! queue order with [`ShardStore::apply`] at the shard's next index, then makes the whole batch
-//! durable with ONE [`Db::sync_wal`] (group commit across clients), and only then completes the
-//! replies. A write is acknowledged only after its fsync.
+//! dedicated writer thread. The writer drains up to `write_batch_max` entries, applies each in
+//! queue order with [`ShardStore::apply`] at the shard's next index (no fsync), and hands the
+//! batch to a sync thread, which makes every batch applied so far durable with ONE
+//! [`Db::sync_wal`] (group commit across clients) and only then completes their replies, in
+//! order. A write is acknowledged only after an fsync that followed its apply. The writer
+//! applies the next batch while the previous one is being synced.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -91,7 +93,7 @@ impl LocalProposer {
         write_batch_max: usize,
     ) -> std::io::Result<LocalProposer> {
         let (jobs, rx) = mpsc::channel(pending_writes_max.max(1));
-        let writer = Writer::new(db, shards, write_batch_max.max(1));
+        let writer = Writer::start(db, shards, write_batch_max.max(1))?;
         std::thread::Builder::new()
             .name("redraft-writer".into())
             .spawn(move || writer.run(rx))?;
@@ -125,15 +127,37 @@ impl Proposer for LocalProposer {
     }
 }
 
-/// The writer thread's state.
+/// Most applied batches waiting for the sync thread; the writer waits when it is full.
+const SYNC_BACKLOG_BATCHES_MAX: usize = 4;
+
+/// Applied proposals waiting for their fsync.
+type Applied = Vec<(oneshot::Sender<ProposeResult>, ProposeResult)>;
+
+/// One applied batch handed to the sync thread.
+struct SyncJob {
+    applied: Applied,
+    /// Set on the last batch: answered once everything is durable and the database released.
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// The writer thread's state: applies entries in queue order.
 struct Writer {
-    db: Arc<Db>,
     shards: HashMap<ShardId, (Arc<ShardStore>, u64)>,
     batch_max: usize,
+    synced: std::sync::mpsc::SyncSender<SyncJob>,
 }
 
 impl Writer {
-    fn new(db: Arc<Db>, shards: HashMap<ShardId, Arc<ShardStore>>, batch_max: usize) -> Writer {
+    /// Starts the sync thread and returns the writer that feeds it.
+    fn start(
+        db: Arc<Db>,
+        shards: HashMap<ShardId, Arc<ShardStore>>,
+        batch_max: usize,
+    ) -> std::io::Result<Writer> {
+        let (synced, rx) = std::sync::mpsc::sync_channel(SYNC_BACKLOG_BATCHES_MAX);
+        std::thread::Builder::new()
+            .name("redraft-sync".into())
+            .spawn(move || sync_loop(db, rx))?;
         // Invariant: the index kept next to each shard is its applied index; the next entry
         // goes at applied + 1.
         let shards = shards
@@ -143,17 +167,19 @@ impl Writer {
                 (id, (store, applied))
             })
             .collect();
-        Writer {
-            db,
+        Ok(Writer {
             shards,
             batch_max,
-        }
+            synced,
+        })
     }
 
+    /// Applies batches of up to `batch_max` entries and hands each to the sync thread, so the
+    /// next batch is applied while the previous one is being made durable.
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut batch: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> =
-            Vec::with_capacity(self.batch_max);
         while let Some(first) = rx.blocking_recv() {
+            let mut applied = Vec::with_capacity(self.batch_max.min(1024));
+            let started = Instant::now();
             let mut stop = None;
             let mut next = Some(first);
             while let Some(job) = next.take() {
@@ -162,23 +188,28 @@ impl Writer {
                         shard,
                         entry,
                         reply,
-                    } => batch.push((reply, self.apply(shard, &entry))),
+                    } => applied.push((reply, self.apply(shard, &entry))),
                     Job::Stop(done) => {
                         stop = Some(done);
                         break;
                     }
                 }
-                if batch.len() < self.batch_max {
+                if applied.len() < self.batch_max {
                     next = rx.try_recv().ok();
                 }
             }
-            self.commit(&mut batch);
-            if let Some(done) = stop {
-                tracing::info!("write path stopped; every accepted write is durable");
-                // Release the database before answering, so the caller may reopen it.
+            let apply_us = started.elapsed().as_micros() as u64;
+            tracing::trace!(entries = applied.len(), apply_us, "applied a batch");
+            let last = stop.is_some();
+            let synced = self.synced.clone();
+            if last {
+                // Release the shards (and so the database) before the sync thread answers.
                 drop(self);
-                let _ = done.send(());
+                let _ = synced.send(SyncJob { applied, stop });
                 return;
+            }
+            if synced.send(SyncJob { applied, stop }).is_err() {
+                panic!("the sync thread of the write path is gone");
             }
         }
     }
@@ -202,28 +233,44 @@ impl Writer {
             }
         }
     }
+}
 
-    /// Syncs the WAL once for the whole batch, then answers every proposal in it.
-    fn commit(&self, batch: &mut Vec<(oneshot::Sender<ProposeResult>, ProposeResult)>) {
-        if batch.is_empty() {
-            return;
+/// The sync thread: one WAL fsync covers every batch applied so far (group commit), then the
+/// proposals of those batches are answered, in order.
+fn sync_loop(db: Arc<Db>, rx: std::sync::mpsc::Receiver<SyncJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.last().is_some_and(|j| j.stop.is_none()) {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
         }
         let started = Instant::now();
-        let synced = self.db.sync_wal();
-        tracing::trace!(
-            entries = batch.len(),
-            sync_us = started.elapsed().as_micros() as u64,
-            "group commit"
-        );
-        for (reply, result) in batch.drain(..) {
-            let result = match &synced {
-                Ok(()) => result,
-                Err(e) => {
-                    tracing::error!(error = %e, "syncing the write-ahead log failed");
-                    Err(ProposeError::Storage(e.to_string()))
-                }
-            };
-            let _ = reply.send(result);
+        let synced = db.sync_wal();
+        let entries: usize = jobs.iter().map(|j| j.applied.len()).sum();
+        let sync_us = started.elapsed().as_micros() as u64;
+        tracing::trace!(entries, sync_us, "group commit");
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, "syncing the write-ahead log failed");
+        }
+        let mut stop = None;
+        for job in jobs {
+            for (reply, result) in job.applied {
+                let result = match &synced {
+                    Ok(()) => result,
+                    Err(e) => Err(ProposeError::Storage(e.to_string())),
+                };
+                let _ = reply.send(result);
+            }
+            stop = stop.or(job.stop);
+        }
+        if let Some(done) = stop {
+            tracing::info!("write path stopped; every accepted write is durable");
+            // Release the database before answering, so the caller may reopen it.
+            drop(db);
+            let _ = done.send(());
+            return;
         }
     }
 }

@@ -1,4 +1,6 @@
 //! Black-box tests of client handling: maxclients, AUTH and NOAUTH, CLIENT, SELECT, QUIT.
+// Tests may unwrap (team rule); clippy only exempts #[test] functions themselves.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -29,8 +31,24 @@ fn ok(v: RedisResult<Value>) {
 #[test]
 fn maxclients_refuses_the_extra_client() {
     let srv = common::Server::start_with(&["--maxclients", "2"]);
-    let mut a = srv.conn();
-    let mut b = srv.conn();
+    // The harness's readiness probe may still hold a slot for a moment: retry until it is gone.
+    let connect = || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let client =
+                redis::Client::open(format!("redis://127.0.0.1:{}/", srv.redis_port)).unwrap();
+            match client.get_connection() {
+                Ok(con) => return con,
+                Err(e) if Instant::now() < deadline => {
+                    println!("retrying connect: {e}");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("cannot connect: {e}"),
+            }
+        }
+    };
+    let mut a = connect();
+    let mut b = connect();
     let mut c = srv.tcp();
     let mut got = Vec::new();
     let _ = c.read_to_end(&mut got);

@@ -16,12 +16,18 @@ fn membership_and_errors() {
     assert_eq!(ok(c, "SCARD nokey"), int(0));
     assert_eq!(ok(c, "SISMEMBER s b"), int(1));
     assert_eq!(ok(c, "SISMEMBER s zz"), int(0));
-    assert_eq!(ok(c, "SMISMEMBER s b zz"), Value::Array(vec![int(1), int(0)]));
+    assert_eq!(
+        ok(c, "SMISMEMBER s b zz"),
+        Value::Array(vec![int(1), int(0)])
+    );
     assert_eq!(sorted(ok(c, "SMEMBERS s")), sorted(bulks(&["b", "c"])));
     assert_eq!(ok(c, "SMEMBERS nokey"), bulks(&[]));
     assert_eq!(ok(c, "SREM s b c"), int(2));
     assert_eq!(ok(c, "EXISTS s"), int(0), "an emptied set is deleted");
-    assert_eq!(err(c, "SADD s"), "ERR wrong number of arguments for 'sadd' command");
+    assert_eq!(
+        err(c, "SADD s"),
+        "ERR wrong number of arguments for 'sadd' command"
+    );
     ok(c, "SET str v");
     assert_eq!(err(c, "SADD str a"), WRONGTYPE);
     assert_eq!(err(c, "SCARD str"), WRONGTYPE);
@@ -40,10 +46,22 @@ fn algebra_and_stores() {
     assert_eq!(sorted(ok(c, "SDIFF s t")), sorted(bulks(&["a", "b"])));
     assert_eq!(ok(c, "SINTERCARD 2 s t"), int(1));
     assert_eq!(ok(c, "SINTERCARD 1 s LIMIT 2"), int(2));
-    assert_eq!(err(c, "SINTERCARD 0 s"), "ERR numkeys should be greater than 0");
-    assert_eq!(err(c, "SINTERCARD x s"), "ERR numkeys should be greater than 0");
-    assert_eq!(err(c, "SINTERCARD 3 s t"), "ERR Number of keys can't be greater than number of args");
-    assert_eq!(err(c, "SINTERCARD 1 s LIMIT -1"), "ERR LIMIT can't be negative");
+    assert_eq!(
+        err(c, "SINTERCARD 0 s"),
+        "ERR numkeys should be greater than 0"
+    );
+    assert_eq!(
+        err(c, "SINTERCARD x s"),
+        "ERR numkeys should be greater than 0"
+    );
+    assert_eq!(
+        err(c, "SINTERCARD 3 s t"),
+        "ERR Number of keys can't be greater than number of args"
+    );
+    assert_eq!(
+        err(c, "SINTERCARD 1 s LIMIT -1"),
+        "ERR LIMIT can't be negative"
+    );
     assert_eq!(err(c, "SINTERCARD 1 s FOO 1"), "ERR syntax error");
     // Stores overwrite the destination whatever its type; the destination may be a source.
     ok(c, "SET str v");
@@ -52,7 +70,11 @@ fn algebra_and_stores() {
     assert_eq!(ok(c, "SDIFFSTORE s s t"), int(2));
     assert_eq!(sorted(ok(c, "SMEMBERS s")), sorted(bulks(&["a", "b"])));
     assert_eq!(ok(c, "SINTERSTORE str s nokey"), int(0));
-    assert_eq!(ok(c, "EXISTS str"), int(0), "an empty result deletes the destination");
+    assert_eq!(
+        ok(c, "EXISTS str"),
+        int(0),
+        "an empty result deletes the destination"
+    );
     ok(c, "SET str2 v");
     assert_eq!(err(c, "SINTER s str2"), WRONGTYPE);
     assert_eq!(err(c, "SINTERSTORE d s str2"), WRONGTYPE);
@@ -74,16 +96,29 @@ fn smove_pop_randmember() {
     assert_eq!(ok(c, "SPOP nokey"), Value::Nil);
     assert_eq!(ok(c, "SPOP nokey 3"), bulks(&[]));
     assert_eq!(ok(c, "SPOP s 0"), bulks(&[]));
-    assert_eq!(err(c, "SPOP s -1"), "ERR value is out of range, must be positive");
+    assert_eq!(
+        err(c, "SPOP s -1"),
+        "ERR value is out of range, must be positive"
+    );
     assert_eq!(err(c, "SPOP s 1 2"), "ERR syntax error");
     assert_eq!(ok(c, "SRANDMEMBER nokey"), Value::Nil);
     assert_eq!(ok(c, "SRANDMEMBER nokey 2"), bulks(&[]));
-    assert_eq!(sorted(ok(c, "SRANDMEMBER s 100")), sorted(bulks(&["b", "c"])));
-    let Value::Array(rep) = ok(c, "SRANDMEMBER s -5") else { panic!() };
+    assert_eq!(
+        sorted(ok(c, "SRANDMEMBER s 100")),
+        sorted(bulks(&["b", "c"]))
+    );
+    let Value::Array(rep) = ok(c, "SRANDMEMBER s -5") else {
+        panic!()
+    };
     assert_eq!(rep.len(), 5);
-    let Value::BulkString(popped) = ok(c, "SPOP s") else { panic!() };
+    let Value::BulkString(popped) = ok(c, "SPOP s") else {
+        panic!()
+    };
     assert_eq!(raw(c, &[b"SISMEMBER", b"s", &popped]).unwrap(), int(0));
-    assert_eq!(ok(c, "SPOP s 10").clone(), bulks(&[if popped == b"b" { "c" } else { "b" }]));
+    assert_eq!(
+        ok(c, "SPOP s 10").clone(),
+        bulks(&[if popped == b"b" { "c" } else { "b" }])
+    );
     assert_eq!(ok(c, "EXISTS s"), int(0));
 }
 
@@ -104,8 +139,12 @@ fn scan_resp3_and_binary_members() {
     }
     let (mut cursor, mut seen) = ("0".to_string(), Vec::new());
     loop {
-        let Value::Array(reply) = ok(c, &format!("SSCAN big {cursor} COUNT 7")) else { panic!() };
-        let [Value::BulkString(next), Value::Array(items)] = &reply[..] else { panic!() };
+        let Value::Array(reply) = ok(c, &format!("SSCAN big {cursor} COUNT 7")) else {
+            panic!()
+        };
+        let [Value::BulkString(next), Value::Array(items)] = &reply[..] else {
+            panic!()
+        };
         seen.extend(items.iter().cloned());
         cursor = String::from_utf8(next.clone()).unwrap();
         if cursor == "0" {
@@ -114,6 +153,9 @@ fn scan_resp3_and_binary_members() {
     }
     let mut seen = sorted(Value::Array(seen));
     seen.dedup();
-    assert_eq!(seen, sorted(Value::Array(members.iter().map(|m| bulk(m)).collect())));
+    assert_eq!(
+        seen,
+        sorted(Value::Array(members.iter().map(|m| bulk(m)).collect()))
+    );
     assert_eq!(err(c, "SSCAN big abc"), "ERR invalid cursor");
 }

@@ -11,7 +11,9 @@
 //! the block cache too.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rocksdb::{BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, Options, WriteBufferManager};
 
@@ -63,6 +65,8 @@ pub struct Db {
     gc_link: GcLink,
     /// Open snapshot views, which the compaction filter must not pull data from under.
     snapshots: SnapshotRegistry,
+    /// Set by [`Db::close`]: compaction filters stop taking handles to this DB.
+    closing: AtomicBool,
 }
 
 impl Db {
@@ -100,6 +104,7 @@ impl Db {
             path: path.to_path_buf(),
             gc_link: GcLink::clone(&gc_link),
             snapshots: SnapshotRegistry::default(),
+            closing: AtomicBool::new(false),
         });
         gc_link.set(Arc::downgrade(&db)).expect("a new link is set once");
         Ok(db)
@@ -155,6 +160,32 @@ impl Db {
     /// The store of shard `id`, which must have been created.
     pub fn shard(self: &Arc<Self>, id: u64) -> Result<ShardStore, StorageError> {
         ShardStore::open(Arc::clone(self), id)
+    }
+
+    /// Closes the database deterministically: stops compaction filters from taking new handles,
+    /// waits up to `wait_max` for every other handle (running compactions hold one) to go, and
+    /// drops the last one on this thread, so the directory can be reopened right after.
+    /// Returns the handle back if others still hold it at the deadline.
+    pub fn close(db: Arc<Db>, wait_max: Duration) -> Result<(), Arc<Db>> {
+        db.closing.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + wait_max;
+        let mut db = db;
+        loop {
+            match Arc::try_unwrap(db) {
+                Ok(inner) => {
+                    drop(inner);
+                    return Ok(());
+                }
+                Err(shared) if Instant::now() >= deadline => return Err(shared),
+                Err(shared) => db = shared,
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Whether [`Db::close`] has started.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     /// The registry of open snapshot views (the compaction filter consults it).

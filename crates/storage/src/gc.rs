@@ -23,7 +23,9 @@
 //!   RocksDB's compaction thread could drop the last handle there, and closing RocksDB from its
 //!   own compaction thread waits for that compaction forever; so the filter hands the handle to
 //!   a short-lived thread to drop. A DB whose last user handle goes away mid-compaction
-//!   therefore closes right after that compaction.
+//!   therefore closes right after that compaction; [`crate::Db::close`] instead stops new
+//!   filters from taking handles and waits for running ones, so the directory can be reopened
+//!   as soon as it returns.
 //! - **Snapshots.** RocksDB applies compaction filters even to records that open snapshots
 //!   still see. A snapshot taken before a collection was deleted must still read its sub-keys,
 //!   so every [`crate::SnapshotView`] registers in a [`SnapshotRegistry`] (an epoch counter and
@@ -119,8 +121,13 @@ impl CompactionFilterFactory for StaleSubKeyFilterFactory {
     type Filter = StaleSubKeyFilter;
 
     fn create(&mut self, _context: CompactionFilterContext) -> StaleSubKeyFilter {
+        let mut db = self.link.get().and_then(Weak::upgrade);
+        if let Some(closing) = db.take_if(|db| db.is_closing()) {
+            // `Db::close` waits for handles to go: do not keep one (and keep every record).
+            release_off_thread(closing);
+        }
         StaleSubKeyFilter {
-            db: self.link.get().and_then(Weak::upgrade),
+            db,
             cf_name: self.cf_name.clone(),
             name: self.name.clone(),
             current: None,
@@ -207,14 +214,18 @@ impl CompactionFilter for StaleSubKeyFilter {
 impl Drop for StaleSubKeyFilter {
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
-            // This may be the last handle; closing RocksDB from its own compaction thread would
-            // wait for this compaction forever (see the module docs).
-            let spawned = std::thread::Builder::new()
-                .name("redraft-gc-release".into())
-                .spawn(move || drop(db));
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot spawn the thread that releases the compaction filter's DB handle");
-            }
+            release_off_thread(db);
         }
+    }
+}
+
+/// Drops a DB handle on a short-lived thread: it may be the last one, and closing RocksDB from
+/// its own compaction thread would wait for that compaction forever (see the module docs).
+fn release_off_thread(db: Arc<Db>) {
+    let spawned = std::thread::Builder::new()
+        .name("redraft-gc-release".into())
+        .spawn(move || drop(db));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot spawn the thread that releases a compaction filter's DB handle");
     }
 }

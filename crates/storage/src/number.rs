@@ -43,12 +43,64 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ if lower.contains("inf") || lower.contains("nan") => return None,
-        _ if lower.starts_with("0x") || lower.starts_with("-0x") || lower.starts_with("+0x") => {
-            return None
-        }
+        // C's strtod, which Redis uses, reads hexadecimal floats too.
+        _ if lower.trim_start_matches(['+', '-']).starts_with("0x") => parse_hex_f64(&lower)?,
         _ => lower.parse::<f64>().ok()?,
     };
+    if value.is_infinite() && !lower.contains("inf") {
+        // strtod reports overflow (ERANGE) and Redis rejects the number.
+        return None;
+    }
+    if value == 0.0 && has_nonzero_mantissa(&lower) {
+        // Underflow to zero is ERANGE too.
+        return None;
+    }
     (!value.is_nan()).then_some(value)
+}
+
+/// Whether the digits before any exponent include a nonzero one.
+fn has_nonzero_mantissa(lower: &str) -> bool {
+    let body = lower.trim_start_matches(['+', '-']);
+    let (body, exp_marker) = match body.strip_prefix("0x") {
+        Some(hex) => (hex, 'p'),
+        None => (body, 'e'),
+    };
+    let mantissa = body.split(exp_marker).next().unwrap_or("");
+    mantissa.chars().any(|c| c.is_ascii_hexdigit() && c != '0')
+}
+
+/// Parses a C99 hexadecimal float (`[+-]0x<hex>[.<hex>][p[+-]<dec>]`, lower-cased), as
+/// `strtod` does. Digits beyond the first 16 significant ones are dropped (truncation).
+fn parse_hex_f64(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (digits, exponent) = match rest.split_once('p') {
+        Some((digits, exp)) => (digits, exp.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut shift: i64 = i64::from(exponent);
+    for (i, c) in int_part.chars().chain(frac_part.chars()).enumerate() {
+        let d = u64::from(c.to_digit(16)?);
+        if mantissa >> 60 == 0 {
+            mantissa = mantissa * 16 + d;
+            if i >= int_part.len() {
+                shift -= 4;
+            }
+        } else if i < int_part.len() {
+            shift += 4;
+        }
+    }
+    let value = mantissa as f64 * 2f64.powi(shift.clamp(-2000, 2000) as i32);
+    Some(if negative { -value } else { value })
 }
 
 /// Formats a float the way INCRBYFLOAT and HINCRBYFLOAT store and return it: the shortest
@@ -56,7 +108,11 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
 /// infinities.
 pub fn format_f64_human(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if value == 0.0 {
         return "0".into();
@@ -75,7 +131,17 @@ mod tests {
         assert_eq!(parse_i64(b"-1"), Some(-1));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"01", b"-0", b"1a", b"9223372036854775808"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"01",
+            b"-0",
+            b"1a",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -85,7 +151,28 @@ mod tests {
         assert_eq!(parse_f64(b"1.5"), Some(1.5));
         assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
-        for bad in [&b""[..], b"nan", b" 1", b"1 ", b"abc", b"0x10"] {
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"0x1.8p1"), Some(3.0));
+        assert_eq!(parse_f64(b"-0X.8"), Some(-0.5));
+        assert_eq!(parse_f64(b"0x1P-2"), Some(0.25));
+        assert_eq!(parse_f64(b".5"), Some(0.5));
+        assert_eq!(parse_f64(b"5."), Some(5.0));
+        assert_eq!(parse_f64(b"0e-400"), Some(0.0));
+        assert!(parse_f64(b"1e-320").is_some_and(|v| v > 0.0));
+        for bad in [
+            &b""[..],
+            b"nan",
+            b" 1",
+            b"1 ",
+            b"abc",
+            b"0x",
+            b"0x1p",
+            b"0xg",
+            b"1e",
+            b"1e400",
+            b"-1e400",
+            b"1e-400",
+        ] {
             assert_eq!(parse_f64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

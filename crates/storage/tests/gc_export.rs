@@ -183,3 +183,103 @@ fn export_import_and_delete_a_slot_range() {
         assert_eq!(exists, !in_range(key), "{}", String::from_utf8_lossy(key));
     }
 }
+
+#[test]
+fn close_releases_the_directory_for_a_reopen() {
+    let f = Fixture::new();
+    hset_many(&f, b"h", 200);
+    f.k(KeyspaceWrite::Del {
+        keys: vec![b"h".to_vec()],
+    })
+    .unwrap();
+    f.set(b"kept", b"v");
+    compact(&f, &f.shard);
+    let Fixture { dir, db, shard, .. } = f;
+    drop(shard);
+    assert!(storage::Db::close(db, std::time::Duration::from_secs(10)).is_ok());
+    let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+    let shard = db.shard(1).unwrap();
+    let get = ReadOp::String(StringRead::Get {
+        key: b"kept".to_vec(),
+    });
+    assert_eq!(
+        shard.read(T0_MS, &get).unwrap(),
+        Output::Bulk(b"v".to_vec())
+    );
+    assert_eq!(shard.state().applied_index, 3);
+}
+
+/// Readers on snapshots always see whole collections while a writer deletes and recreates them
+/// and compactions run concurrently. Bounded by `STRESS_MS`.
+#[test]
+fn concurrent_compaction_never_tears_a_snapshot_read() {
+    const STRESS_MS: u64 = 1500;
+    let f = Fixture::new();
+    let (db, shard) = (&f.db, &f.shard);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(STRESS_MS);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut index = 1_000u64;
+            while std::time::Instant::now() < deadline {
+                for key in [&b"h1"[..], b"h2", b"h3"] {
+                    let pairs = (0..50)
+                        .map(|i| (format!("f{i}").into_bytes(), vec![b'v'; 32]))
+                        .collect();
+                    let set = WriteOp::Hash(HashWrite::Set {
+                        key: key.to_vec(),
+                        pairs,
+                        reply_ok: false,
+                    });
+                    let del = WriteOp::Keyspace(KeyspaceWrite::Del {
+                        keys: vec![key.to_vec()],
+                    });
+                    for op in [del, set] {
+                        index += 1;
+                        let entry = storage::WriteEntry {
+                            now_ms: T0_MS + index,
+                            ops: vec![op],
+                        };
+                        shard.apply(index, &entry).unwrap();
+                    }
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let cf = db.cf(shard.cf_name()).unwrap();
+                db.rocks()
+                    .compact_range_cf(&cf, None::<&[u8]>, None::<&[u8]>);
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    shard.with_snapshot(T0_MS + 1_000_000, |view| {
+                        for key in [&b"h1"[..], b"h2", b"h3"] {
+                            let len = ReadOp::Hash(HashRead::Len { key: key.to_vec() })
+                                .execute(view)
+                                .unwrap();
+                            let all = ReadOp::Hash(HashRead::GetAll {
+                                key: key.to_vec(),
+                                part: HashPart::Keys,
+                            });
+                            let Output::Array(fields) = all.execute(view).unwrap() else {
+                                panic!()
+                            };
+                            assert_eq!(
+                                len,
+                                Output::Int(fields.len() as i64),
+                                "torn read of {key:?}"
+                            );
+                        }
+                    });
+                    reads += 1;
+                }
+                assert!(reads > 0);
+            });
+        }
+    });
+}

@@ -280,13 +280,25 @@ fn parse_keys(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     ))
 }
 
-/// Parses a `SCAN` cursor (an unsigned 64-bit decimal, as Redis's `strtoull` check).
+/// Parses a `SCAN` cursor as Redis does with `strtoul`: optional sign, decimal digits, at most
+/// `u64::MAX`; a `-` negates modulo 2^64 (so `-1` is `u64::MAX`).
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, ExecError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| ExecError::Reply(errors::INVALID_CURSOR.into()))
+    let invalid = || ExecError::Reply(errors::INVALID_CURSOR.into());
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let text = std::str::from_utf8(digits).map_err(|_| invalid())?;
+    let value = text.parse::<u64>().map_err(|_| invalid())?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 fn parse_scan(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {

@@ -317,6 +317,10 @@ fn parse_lpos(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
             if value == 0 {
                 return Err(ExecError::Reply(errors::LPOS_RANK_ZERO.into()));
             }
+            // Redis 7.2 bounds RANK to +-i64::MAX (its negation must fit).
+            if value == i64::MIN {
+                return Err(ExecError::Reply(errors::RAND_COUNT_RANGE.into()));
+            }
             rank = value;
         } else if is_opt(opt, "count") {
             let n = u64::try_from(value)

@@ -411,7 +411,10 @@ fn parse_mget(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     })
 }
 
-fn mset_pairs(name: &str, args: &[Bytes]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ExecError> {
+/// Key-value pairs of MSET and MSETNX.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn mset_pairs(name: &str, args: &[Bytes]) -> Result<Pairs, ExecError> {
     let rest = &args[1..];
     if !rest.len().is_multiple_of(2) {
         return Err(ExecError::Reply(errors::wrong_arity(name)));

@@ -23,7 +23,9 @@ pub fn ok(con: &mut redis::Connection, line: &str) -> Value {
 pub fn err(con: &mut redis::Connection, line: &str) -> String {
     let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
     let e = raw(con, &args).expect_err(line);
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")).trim().to_string()
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+        .trim()
+        .to_string()
 }
 
 pub fn bulk(s: &str) -> Value {

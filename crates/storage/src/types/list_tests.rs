@@ -371,3 +371,141 @@ fn deterministic_across_replicas() {
     }
     assert_eq!(one.raw(), two.raw());
 }
+
+/// A seed from `REDRAFT_TEST_SEED` (to replay a failure) or the clock; printed either way.
+fn test_seed() -> u64 {
+    let seed = std::env::var("REDRAFT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("seed {seed} (replay with REDRAFT_TEST_SEED={seed})");
+    seed
+}
+
+/// One random list op applied to the store and to a `Vec` model.
+fn random_op(rng: &mut crate::engine::OpRng, model: &mut Vec<Vec<u8>>) -> ListWrite {
+    let element = |rng: &mut crate::engine::OpRng| vec![b'a' + rng.below(4) as u8];
+    let index = |rng: &mut crate::engine::OpRng| rng.below(12) as i64 - 6;
+    let key = b("l");
+    match rng.below(7) {
+        0 | 1 => {
+            let left = rng.below(2) == 0;
+            let elements: Vec<_> = (0..1 + rng.below(3)).map(|_| element(rng)).collect();
+            for e in &elements {
+                if left {
+                    model.insert(0, e.clone())
+                } else {
+                    model.push(e.clone())
+                }
+            }
+            ListWrite::Push {
+                key,
+                elements,
+                left,
+                only_if_exists: false,
+            }
+        }
+        2 => {
+            let (left, count) = (rng.below(2) == 0, rng.below(3));
+            let n = (count as usize).min(model.len());
+            if left {
+                model.drain(..n);
+            } else {
+                model.truncate(model.len() - n);
+            }
+            ListWrite::Pop {
+                key,
+                left,
+                count: Some(count),
+            }
+        }
+        3 => {
+            let (before, pivot, element) = (rng.below(2) == 0, element(rng), element(rng));
+            if let Some(i) = model.iter().position(|e| *e == pivot) {
+                model.insert(if before { i } else { i + 1 }, element.clone());
+            }
+            ListWrite::Insert {
+                key,
+                before,
+                pivot,
+                element,
+            }
+        }
+        4 => {
+            let (count, element) = (index(rng), element(rng));
+            model_rem(model, count, &element);
+            ListWrite::Rem {
+                key,
+                count,
+                element,
+            }
+        }
+        5 => {
+            let (start, stop) = (index(rng), index(rng));
+            match normalize_range(model.len() as u64, start, stop) {
+                Some((a, z)) => *model = model[a as usize..z as usize].to_vec(),
+                None => model.clear(),
+            }
+            ListWrite::Trim { key, start, stop }
+        }
+        _ => {
+            let (i, element) = (index(rng), element(rng));
+            let len = model.len() as i64;
+            let at = if i < 0 { i + len } else { i };
+            if (0..len).contains(&at) {
+                model[at as usize] = element.clone();
+            }
+            ListWrite::Set {
+                key,
+                index: i,
+                element,
+            }
+        }
+    }
+}
+
+/// LREM on the model.
+fn model_rem(model: &mut Vec<Vec<u8>>, count: i64, element: &[u8]) {
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut hits: Vec<usize> = (0..model.len()).filter(|&i| model[i] == element).collect();
+    if count < 0 {
+        hits.reverse();
+    }
+    hits.truncate(limit);
+    hits.sort_unstable();
+    for i in hits.into_iter().rev() {
+        model.remove(i);
+    }
+}
+
+#[test]
+fn randomized_against_a_vec_model() {
+    let seed = test_seed();
+    let mut rng = crate::engine::OpRng::new(seed);
+    let mut s = TestShard::new();
+    let mut model: Vec<Vec<u8>> = Vec::new();
+    for step in 0..400 {
+        let op = random_op(&mut rng, &mut model);
+        let _ = s.write(op.clone());
+        let expected = Output::Array(model.iter().cloned().map(Output::Bulk).collect());
+        assert_eq!(
+            range(&s, "l"),
+            expected,
+            "seed {seed} step {step} after {op:?}"
+        );
+        assert_eq!(
+            s.read(ListRead::Len { key: b("l") }).unwrap(),
+            Output::Int(model.len() as i64)
+        );
+        assert_eq!(gone(&s, "l"), model.is_empty(), "seed {seed} step {step}");
+    }
+}

@@ -63,99 +63,60 @@ fn add_rem_card_members() {
     assert_eq!(card(&s, "s"), Output::Int(0));
 }
 
+fn spop(s: &mut TestShard, count: Option<u64>, seed: u64) -> Output {
+    s.write(SetWrite::Pop {
+        key: b("s"),
+        count,
+        seed,
+    })
+    .unwrap()
+}
+
+fn srand(s: &TestShard, count: Option<i64>) -> Output {
+    s.read(SetRead::RandMember {
+        key: b("s"),
+        count,
+        seed: 5,
+    })
+    .unwrap()
+}
+
+fn len_of(out: Output) -> usize {
+    match out {
+        Output::Array(items) | Output::Set(items) => items.len(),
+        other => panic!("not a collection: {other:?}"),
+    }
+}
+
 #[test]
 fn pop_and_randmember() {
     let mut s = TestShard::new();
     let members: Vec<String> = (0..20).map(|i| format!("m{i:02}")).collect();
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
     sadd(&mut s, "s", &refs).unwrap();
-    let Output::Bulk(one) = s
-        .write(SetWrite::Pop {
-            key: b("s"),
-            count: None,
-            seed: 1,
-        })
-        .unwrap()
-    else {
+    let Output::Bulk(one) = spop(&mut s, None, 1) else {
         panic!()
     };
-    assert_eq!(
-        s.read(SetRead::IsMember {
-            key: b("s"),
-            member: one
-        })
-        .unwrap(),
-        Output::Int(0)
-    );
-    let Output::Set(five) = s
-        .write(SetWrite::Pop {
-            key: b("s"),
-            count: Some(5),
-            seed: 2,
-        })
-        .unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(five.len(), 5);
-    assert_eq!(card(&s, "s"), Output::Int(14));
-    let zero = s
-        .write(SetWrite::Pop {
-            key: b("s"),
-            count: Some(0),
-            seed: 2,
-        })
-        .unwrap();
-    assert_eq!(zero, Output::Set(vec![]));
-    let rand = |count| SetRead::RandMember {
+    let is = SetRead::IsMember {
         key: b("s"),
-        count,
-        seed: 5,
+        member: one,
     };
-    let Output::Array(r) = s.read(rand(Some(-40))).unwrap() else {
-        panic!()
-    };
-    assert_eq!(r.len(), 40);
-    let Output::Array(r) = s.read(rand(Some(100))).unwrap() else {
-        panic!()
-    };
-    assert_eq!(r.len(), 14);
-    assert!(matches!(s.read(rand(None)).unwrap(), Output::Bulk(_)));
-    let Output::Set(rest) = s
-        .write(SetWrite::Pop {
-            key: b("s"),
-            count: Some(100),
-            seed: 3,
-        })
-        .unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(rest.len(), 14);
+    assert_eq!(s.read(is).unwrap(), Output::Int(0));
+    assert_eq!(len_of(spop(&mut s, Some(5), 2)), 5);
+    assert_eq!(card(&s, "s"), Output::Int(14));
+    assert_eq!(spop(&mut s, Some(0), 2), Output::Set(vec![]));
+    assert_eq!(len_of(srand(&s, Some(-40))), 40);
+    assert_eq!(len_of(srand(&s, Some(100))), 14);
+    assert!(matches!(srand(&s, None), Output::Bulk(_)));
+    assert_eq!(len_of(spop(&mut s, Some(100), 3)), 14);
     assert!(s
         .store
         .with_snapshot(s.now_ms, |v| v.meta(b"s").unwrap())
         .is_none());
-    assert_eq!(
-        s.write(SetWrite::Pop {
-            key: b("s"),
-            count: None,
-            seed: 3
-        })
-        .unwrap(),
-        Output::Nil
-    );
-    assert_eq!(
-        s.write(SetWrite::Pop {
-            key: b("s"),
-            count: Some(2),
-            seed: 3
-        })
-        .unwrap(),
-        Output::Set(vec![])
-    );
-    assert_eq!(s.read(rand(None)).unwrap(), Output::Nil);
-    assert_eq!(s.read(rand(Some(3))).unwrap(), Output::Array(vec![]));
+    assert_eq!(spop(&mut s, None, 3), Output::Nil);
+    assert_eq!(spop(&mut s, Some(2), 3), Output::Set(vec![]));
+    assert_eq!(srand(&s, None), Output::Nil);
+    assert_eq!(srand(&s, Some(3)), Output::Array(vec![]));
 }
 
 #[test]

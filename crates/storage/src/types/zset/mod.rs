@@ -461,17 +461,7 @@ impl ZSetRead {
                 Ok(maybe_score(reader, key, meta.as_ref(), member)?
                     .map_or(Output::Nil, Output::Double))
             }
-            ZSetRead::MScore { key, members } => {
-                let meta = reader.meta_of(key, KeyKind::ZSet)?;
-                let scores = members
-                    .iter()
-                    .map(|m| {
-                        Ok(maybe_score(reader, key, meta.as_ref(), m)?
-                            .map_or(Output::Nil, Output::Double))
-                    })
-                    .collect::<Result<_, ExecError>>()?;
-                Ok(Output::Array(scores))
-            }
+            ZSetRead::MScore { key, members } => mscore(reader, key, members),
             ZSetRead::Rank {
                 key,
                 member,
@@ -504,40 +494,55 @@ impl ZSetRead {
                 algebra::combine(reader, combine, u64::MAX)?,
                 *with_scores,
             )),
-            ZSetRead::InterCard { keys, limit } => {
-                let combine = Combine {
-                    keys: keys.clone(),
-                    weights: Vec::new(),
-                    aggregate: algebra::Aggregate::Sum,
-                    algebra: algebra::ZAlgebra::Inter,
-                };
-                let limit = if *limit == 0 { u64::MAX } else { *limit };
-                Ok(Output::Int(
-                    algebra::combine(reader, &combine, limit)?.len() as i64,
-                ))
-            }
+            ZSetRead::InterCard { keys, limit } => inter_card(reader, keys, *limit),
             ZSetRead::RandMember {
                 key,
                 count,
                 with_scores,
                 seed,
             } => rand_member(reader, key, *count, *with_scores, *seed),
-            ZSetRead::Scan { key, args } => {
-                let Some(meta) = reader.meta_of(key, KeyKind::ZSet)? else {
-                    return Ok(collection::ScanPage::default().into_output(|_, _| Vec::new()));
-                };
-                let page =
-                    collection::scan_page(reader, key, &meta, &keys::zset_member_prefix(), args)?;
-                Ok(page.into_output(|m, v| {
-                    let score = keys::decode_score(&v).map_or(f64::NAN, |s| s);
-                    vec![
-                        Output::Bulk(m),
-                        Output::bulk(crate::number::format_f64_human(score)),
-                    ]
-                }))
-            }
+            ZSetRead::Scan { key, args } => zscan(reader, key, args),
         }
     }
+}
+
+fn mscore(reader: &dyn Reader, key: &[u8], members: &[Vec<u8>]) -> ExecResult {
+    let meta = reader.meta_of(key, KeyKind::ZSet)?;
+    let scores = members
+        .iter()
+        .map(
+            |m| Ok(maybe_score(reader, key, meta.as_ref(), m)?.map_or(Output::Nil, Output::Double)),
+        )
+        .collect::<Result<_, ExecError>>()?;
+    Ok(Output::Array(scores))
+}
+
+fn inter_card(reader: &dyn Reader, keys: &[Vec<u8>], limit: u64) -> ExecResult {
+    let combine = Combine {
+        keys: keys.to_vec(),
+        weights: Vec::new(),
+        aggregate: algebra::Aggregate::Sum,
+        algebra: algebra::ZAlgebra::Inter,
+    };
+    let limit = if limit == 0 { u64::MAX } else { limit };
+    Ok(Output::Int(
+        algebra::combine(reader, &combine, limit)?.len() as i64,
+    ))
+}
+
+/// ZSCAN replies with scores as strings in both protocols, as Redis does.
+fn zscan(reader: &dyn Reader, key: &[u8], args: &ScanArgs) -> ExecResult {
+    let Some(meta) = reader.meta_of(key, KeyKind::ZSet)? else {
+        return Ok(collection::ScanPage::default().into_output(|_, _| Vec::new()));
+    };
+    let page = collection::scan_page(reader, key, &meta, &keys::zset_member_prefix(), args)?;
+    Ok(page.into_output(|m, v| {
+        let score = keys::decode_score(&v).map_or(f64::NAN, |s| s);
+        vec![
+            Output::Bulk(m),
+            Output::bulk(crate::number::format_f64_human(score)),
+        ]
+    }))
 }
 
 fn maybe_score(

@@ -62,108 +62,65 @@ fn gone(s: &TestShard, key: &str) -> bool {
         .is_none()
 }
 
+/// ZADD flags from names like `"nx ch"`.
+fn flags(names: &str) -> ZAddFlags {
+    let mut f = ZAddFlags::default();
+    for name in names.split_whitespace() {
+        match name {
+            "nx" => f.nx = true,
+            "xx" => f.xx = true,
+            "gt" => f.gt = true,
+            "lt" => f.lt = true,
+            "ch" => f.ch = true,
+            "incr" => f.incr = true,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    f
+}
+
 #[test]
-fn zadd_options() {
+fn zadd_conditions() {
     let mut s = TestShard::new();
-    assert_eq!(
-        zadd(&mut s, "z", &[(1.0, "a"), (2.0, "b"), (3.0, "a")]).unwrap(),
-        Output::Int(2)
-    );
+    let r = zadd(&mut s, "z", &[(1.0, "a"), (2.0, "b"), (3.0, "a")]);
+    assert_eq!(r.unwrap(), Output::Int(2));
     assert_eq!(all(&s, "z"), pairs(&[("b", 2.0), ("a", 3.0)]));
-    let f = |nx, xx, gt, lt, ch, incr| ZAddFlags {
-        nx,
-        xx,
-        gt,
-        lt,
-        ch,
-        incr,
-    };
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "z",
-            f(true, false, false, false, true, false),
-            &[(9.0, "a"), (1.0, "c")]
-        )
-        .unwrap(),
-        Output::Int(1)
+    let r = zadd_flags(&mut s, "z", flags("nx ch"), &[(9.0, "a"), (1.0, "c")]);
+    assert_eq!(r.unwrap(), Output::Int(1));
+    let r = zadd_flags(&mut s, "z", flags("xx ch"), &[(9.0, "a"), (1.0, "d")]);
+    assert_eq!(r.unwrap(), Output::Int(1));
+    let r = zadd_flags(
+        &mut s,
+        "z",
+        flags("gt ch"),
+        &[(1.0, "a"), (5.0, "b"), (0.0, "e")],
     );
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "z",
-            f(false, true, false, false, true, false),
-            &[(9.0, "a"), (1.0, "d")]
-        )
-        .unwrap(),
-        Output::Int(1)
-    );
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "z",
-            f(false, false, true, false, true, false),
-            &[(1.0, "a"), (5.0, "b"), (0.0, "e")]
-        )
-        .unwrap(),
-        Output::Int(2)
-    );
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "z",
-            f(false, false, false, true, false, false),
-            &[(10.0, "a"), (4.0, "b")]
-        )
-        .unwrap(),
-        Output::Int(0)
-    );
-    assert_eq!(
-        all(&s, "z"),
-        pairs(&[("e", 0.0), ("c", 1.0), ("b", 4.0), ("a", 9.0)])
-    );
-    let incr = f(false, false, false, false, false, true);
-    assert_eq!(
-        zadd_flags(&mut s, "z", incr, &[(1.5, "a")]).unwrap(),
-        Output::Double(10.5)
-    );
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "z",
-            f(false, false, false, true, false, true),
-            &[(1.0, "a")]
-        )
-        .unwrap(),
-        Output::Nil
-    );
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "z",
-            f(false, true, false, false, false, true),
-            &[(1.0, "new")]
-        )
-        .unwrap(),
-        Output::Nil
-    );
-    assert_eq!(
-        zadd_flags(
-            &mut s,
-            "y",
-            f(false, true, false, false, false, false),
-            &[(1.0, "a")]
-        )
-        .unwrap(),
-        Output::Int(0)
-    );
+    assert_eq!(r.unwrap(), Output::Int(2));
+    let r = zadd_flags(&mut s, "z", flags("lt"), &[(10.0, "a"), (4.0, "b")]);
+    assert_eq!(r.unwrap(), Output::Int(0));
+    let expected = pairs(&[("e", 0.0), ("c", 1.0), ("b", 4.0), ("a", 9.0)]);
+    assert_eq!(all(&s, "z"), expected);
+    let r = zadd_flags(&mut s, "y", flags("xx"), &[(1.0, "a")]);
+    assert_eq!(r.unwrap(), Output::Int(0));
     assert!(gone(&s, "y"));
+}
+
+#[test]
+fn zadd_incr() {
+    let mut s = TestShard::new();
+    zadd(&mut s, "z", &[(9.0, "a")]).unwrap();
+    let r = zadd_flags(&mut s, "z", flags("incr"), &[(1.5, "a")]);
+    assert_eq!(r.unwrap(), Output::Double(10.5));
+    let r = zadd_flags(&mut s, "z", flags("lt incr"), &[(1.0, "a")]);
+    assert_eq!(r.unwrap(), Output::Nil);
+    let r = zadd_flags(&mut s, "z", flags("xx incr"), &[(1.0, "new")]);
+    assert_eq!(r.unwrap(), Output::Nil);
     zadd(&mut s, "z", &[(f64::INFINITY, "inf")]).unwrap();
-    let nan = zadd_flags(&mut s, "z", incr, &[(f64::NEG_INFINITY, "inf")]);
+    let nan = zadd_flags(&mut s, "z", flags("incr"), &[(f64::NEG_INFINITY, "inf")]);
     assert!(matches!(nan, Err(ExecError::ScoreNan)));
     assert_eq!(
         s.read(ZSetRead::Card { key: b("z") }).unwrap(),
-        Output::Int(5)
+        Output::Int(2)
     );
 }
 
@@ -240,92 +197,77 @@ fn score_rank_count() {
     );
 }
 
-#[test]
-fn ranges_all_forms() {
+/// A shard holding `z` = a:1 b:2 c:3 d:4 e:5.
+fn five() -> TestShard {
     let mut s = TestShard::new();
-    zadd(
-        &mut s,
-        "z",
-        &[(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d"), (5.0, "e")],
-    )
-    .unwrap();
-    let range = |by, rev, limit, with_scores| {
-        s.read(ZSetRead::Range {
-            key: b("z"),
-            spec: RangeSpec { by, rev, limit },
-            with_scores,
-        })
-        .unwrap()
-    };
+    let items = [(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d"), (5.0, "e")];
+    zadd(&mut s, "z", &items).unwrap();
+    s
+}
+
+fn range_of(
+    s: &TestShard,
+    by: RangeBy,
+    rev: bool,
+    limit: Option<(i64, i64)>,
+    with_scores: bool,
+) -> Output {
+    let spec = RangeSpec { by, rev, limit };
+    s.read(ZSetRead::Range {
+        key: b("z"),
+        spec,
+        with_scores,
+    })
+    .unwrap()
+}
+
+fn rank(start: i64, stop: i64) -> RangeBy {
+    RangeBy::Rank { start, stop }
+}
+
+#[test]
+fn ranges_by_rank() {
+    let s = five();
     assert_eq!(
-        range(RangeBy::Rank { start: 1, stop: 2 }, false, None, false),
+        range_of(&s, rank(1, 2), false, None, false),
         bulks(&["b", "c"])
     );
+    let top = pairs(&[("e", 5.0), ("d", 4.0)]);
+    assert_eq!(range_of(&s, rank(0, 1), true, None, true), top);
     assert_eq!(
-        range(RangeBy::Rank { start: 0, stop: 1 }, true, None, true),
-        pairs(&[("e", 5.0), ("d", 4.0)])
-    );
-    assert_eq!(
-        range(
-            RangeBy::Rank {
-                start: -2,
-                stop: -1
-            },
-            false,
-            None,
-            false
-        ),
+        range_of(&s, rank(-2, -1), false, None, false),
         bulks(&["d", "e"])
     );
+    assert_eq!(range_of(&s, rank(5, 10), false, None, false), bulks(&[]));
+}
+
+#[test]
+fn ranges_by_score_and_lex() {
+    let s = five();
+    let everything = || score(f64::NEG_INFINITY, false, f64::INFINITY, false);
     assert_eq!(
-        range(RangeBy::Rank { start: 5, stop: 10 }, false, None, false),
-        bulks(&[])
-    );
-    assert_eq!(
-        range(score(2.0, true, 4.0, false), false, None, false),
+        range_of(&s, score(2.0, true, 4.0, false), false, None, false),
         bulks(&["c", "d"])
     );
+    let r = range_of(&s, score(2.0, false, 5.0, false), true, Some((1, 2)), false);
+    assert_eq!(r, bulks(&["d", "c"]));
+    let r = range_of(&s, everything(), false, Some((1, -1)), false);
+    assert_eq!(r, bulks(&["b", "c", "d", "e"]));
     assert_eq!(
-        range(score(2.0, false, 5.0, false), true, Some((1, 2)), false),
-        bulks(&["d", "c"])
-    );
-    assert_eq!(
-        range(
-            score(f64::NEG_INFINITY, false, f64::INFINITY, false),
-            false,
-            Some((1, -1)),
-            false
-        ),
-        bulks(&["b", "c", "d", "e"])
-    );
-    assert_eq!(
-        range(
-            score(f64::NEG_INFINITY, false, f64::INFINITY, false),
-            false,
-            Some((-1, 1)),
-            false
-        ),
+        range_of(&s, everything(), false, Some((-1, 1)), false),
         bulks(&[])
     );
     let lex = |min, max| RangeBy::Lex(LexRange { min, max });
-    assert_eq!(
-        range(
-            lex(LexBound::Inclusive(b("b")), LexBound::Exclusive(b("d"))),
-            false,
-            None,
-            false
-        ),
-        bulks(&["b", "c"])
+    let r = lex(LexBound::Inclusive(b("b")), LexBound::Exclusive(b("d")));
+    assert_eq!(range_of(&s, r, false, None, false), bulks(&["b", "c"]));
+    let r = range_of(
+        &s,
+        lex(LexBound::NegInf, LexBound::PosInf),
+        true,
+        Some((0, 2)),
+        false,
     );
-    assert_eq!(
-        range(
-            lex(LexBound::NegInf, LexBound::PosInf),
-            true,
-            Some((0, 2)),
-            false
-        ),
-        bulks(&["e", "d"])
-    );
+    assert_eq!(r, bulks(&["e", "d"]));
 }
 
 #[test]
@@ -400,8 +342,8 @@ fn pops_and_remrange() {
     assert!(gone(&s, "z"));
 }
 
-#[test]
-fn algebra_and_stores() {
+/// A shard with sorted sets `a` = x:1 y:2 z:3, `b` = y:10 z:20 w:inf and set `s` = {z, q}.
+fn algebra_shard() -> TestShard {
     let mut s = TestShard::new();
     zadd(&mut s, "a", &[(1.0, "x"), (2.0, "y"), (3.0, "z")]).unwrap();
     zadd(
@@ -410,97 +352,119 @@ fn algebra_and_stores() {
         &[(10.0, "y"), (20.0, "z"), (f64::INFINITY, "w")],
     )
     .unwrap();
+    let members = vec![b("z"), b("q")];
     s.write(crate::types::set::SetWrite::Add {
         key: b("s"),
-        members: vec![b("z"), b("q")],
+        members,
     })
     .unwrap();
-    let combine = |keys: &[&str], weights: Vec<f64>, aggregate, algebra| Combine {
+    s
+}
+
+fn combine(keys: &[&str], weights: Vec<f64>, aggregate: Aggregate, algebra: ZAlgebra) -> Combine {
+    Combine {
         keys: keys.iter().map(|k| b(k)).collect(),
         weights,
         aggregate,
         algebra,
-    };
-    let read = |s: &TestShard, c| {
-        s.read(ZSetRead::Combine {
-            combine: c,
-            with_scores: true,
-        })
-        .unwrap()
-    };
+    }
+}
+
+fn combined(s: &TestShard, combine: Combine) -> ExecResult {
+    s.read(ZSetRead::Combine {
+        combine,
+        with_scores: true,
+    })
+}
+
+#[test]
+fn algebra_reads() {
+    let s = algebra_shard();
     let union = combine(&["a", "b"], vec![], Aggregate::Sum, ZAlgebra::Union);
-    assert_eq!(
-        read(&s, union),
-        pairs(&[("x", 1.0), ("y", 12.0), ("z", 23.0), ("w", f64::INFINITY)])
-    );
+    let expected = pairs(&[("x", 1.0), ("y", 12.0), ("z", 23.0), ("w", f64::INFINITY)]);
+    assert_eq!(combined(&s, union).unwrap(), expected);
     let inter = combine(
         &["a", "b", "s"],
         vec![2.0, 1.0, 5.0],
         Aggregate::Max,
         ZAlgebra::Inter,
     );
-    assert_eq!(read(&s, inter), pairs(&[("z", 20.0)]));
+    assert_eq!(combined(&s, inter).unwrap(), pairs(&[("z", 20.0)]));
     let inter = combine(&["a", "none"], vec![], Aggregate::Sum, ZAlgebra::Inter);
-    assert_eq!(read(&s, inter), pairs(&[]));
+    assert_eq!(combined(&s, inter).unwrap(), pairs(&[]));
     let diff = combine(&["a", "s"], vec![], Aggregate::Sum, ZAlgebra::Diff);
-    assert_eq!(read(&s, diff), pairs(&[("x", 1.0), ("y", 2.0)]));
+    assert_eq!(
+        combined(&s, diff).unwrap(),
+        pairs(&[("x", 1.0), ("y", 2.0)])
+    );
+    // 0 * inf is NaN, which Redis turns into 0.
     let nan = combine(&["b"], vec![0.0], Aggregate::Sum, ZAlgebra::Union);
-    assert_eq!(read(&s, nan), pairs(&[("w", 0.0), ("y", 0.0), ("z", 0.0)]));
+    assert_eq!(
+        combined(&s, nan).unwrap(),
+        pairs(&[("w", 0.0), ("y", 0.0), ("z", 0.0)])
+    );
     let card = ZSetRead::InterCard {
         keys: vec![b("a"), b("b")],
         limit: 1,
     };
     assert_eq!(s.read(card).unwrap(), Output::Int(1));
-    // Stores overwrite any type and may read their destination.
-    s.write(crate::types::hash::HashWrite::Set {
+}
+
+#[test]
+fn algebra_stores_overwrite_any_type() {
+    let mut s = algebra_shard();
+    let pairs_hv = vec![(b("f"), b("v"))];
+    let hset = crate::types::hash::HashWrite::Set {
         key: b("h"),
-        pairs: vec![(b("f"), b("v"))],
+        pairs: pairs_hv,
         reply_ok: false,
-    })
-    .unwrap();
+    };
+    s.write(hset).unwrap();
+    let union = combine(&["a", "s"], vec![], Aggregate::Min, ZAlgebra::Union);
     let store = ZSetWrite::Store {
         destination: b("h"),
-        combine: combine(&["a", "s"], vec![], Aggregate::Min, ZAlgebra::Union),
+        combine: union,
     };
     assert_eq!(s.write(store).unwrap(), Output::Int(4));
     assert_eq!(
         all(&s, "h"),
         pairs(&[("q", 1.0), ("x", 1.0), ("z", 1.0), ("y", 2.0)])
     );
+    // The destination may also be a source.
+    let diff = combine(&["a", "b"], vec![], Aggregate::Sum, ZAlgebra::Diff);
     let store = ZSetWrite::Store {
         destination: b("a"),
-        combine: combine(&["a", "b"], vec![], Aggregate::Sum, ZAlgebra::Diff),
+        combine: diff,
     };
     assert_eq!(s.write(store).unwrap(), Output::Int(1));
     assert_eq!(all(&s, "a"), pairs(&[("x", 1.0)]));
-    let wrong = combine(&["a", "h2"], vec![], Aggregate::Sum, ZAlgebra::Union);
-    s.write(crate::types::list::ListWrite::Push {
-        key: b("h2"),
+    let push = crate::types::list::ListWrite::Push {
+        key: b("l"),
         elements: vec![b("e")],
         left: true,
         only_if_exists: false,
-    })
-    .unwrap();
-    assert!(matches!(
-        s.read(ZSetRead::Combine {
-            combine: wrong,
-            with_scores: false
-        }),
-        Err(ExecError::WrongType)
-    ));
+    };
+    s.write(push).unwrap();
+    let wrong = combine(&["a", "l"], vec![], Aggregate::Sum, ZAlgebra::Union);
+    assert!(matches!(combined(&s, wrong), Err(ExecError::WrongType)));
+}
+
+#[test]
+fn range_store() {
+    let mut s = algebra_shard();
     let spec = RangeSpec {
         by: score(10.0, false, f64::INFINITY, false),
         rev: true,
         limit: None,
     };
-    let rs = ZSetWrite::RangeStore {
-        destination: b("h2"),
+    let store = ZSetWrite::RangeStore {
+        destination: b("s"),
         source: b("b"),
         spec,
     };
-    assert_eq!(s.write(rs).unwrap(), Output::Int(3));
+    assert_eq!(s.write(store).unwrap(), Output::Int(3));
     assert_eq!(
-        all(&s, "h2"),
+        all(&s, "s"),
         pairs(&[("y", 10.0), ("z", 20.0), ("w", f64::INFINITY)])
     );
     let spec = RangeSpec {
@@ -508,13 +472,13 @@ fn algebra_and_stores() {
         rev: false,
         limit: None,
     };
-    let rs = ZSetWrite::RangeStore {
-        destination: b("h2"),
+    let store = ZSetWrite::RangeStore {
+        destination: b("s"),
         source: b("b"),
         spec,
     };
-    assert_eq!(s.write(rs).unwrap(), Output::Int(0));
-    assert!(gone(&s, "h2"));
+    assert_eq!(s.write(store).unwrap(), Output::Int(0));
+    assert!(gone(&s, "s"));
 }
 
 #[test]
@@ -628,4 +592,149 @@ fn deterministic_across_replicas() {
         two.write(op).unwrap();
     }
     assert_eq!(one.raw(), two.raw());
+}
+
+/// A seed from `REDRAFT_TEST_SEED` (to replay a failure) or the clock; printed either way.
+fn test_seed() -> u64 {
+    let seed = std::env::var("REDRAFT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("seed {seed} (replay with REDRAFT_TEST_SEED={seed})");
+    seed
+}
+
+type Model = std::collections::BTreeMap<Vec<u8>, f64>;
+
+/// The model's elements in Redis order (score, then member).
+fn model_order(model: &Model) -> Vec<(Vec<u8>, f64)> {
+    let mut items: Vec<_> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    items.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    items
+}
+
+/// One random write applied to the model; returns the op for the store.
+fn random_zset_op(rng: &mut OpRng, model: &mut Model) -> ZSetWrite {
+    let member = |rng: &mut OpRng| format!("m{}", rng.below(12)).into_bytes();
+    let score = |rng: &mut OpRng| f64::from(rng.below(7) as u32) - 3.0;
+    let key = b("z");
+    match rng.below(5) {
+        0 | 1 => {
+            let names = ["", "nx", "xx", "gt", "lt", "xx gt", "ch"][rng.below(7) as usize];
+            let f = flags(names);
+            let items: Vec<_> = (0..1 + rng.below(3))
+                .map(|_| (score(rng), member(rng)))
+                .collect();
+            for (sc, m) in &items {
+                let cur = model.get(m).copied();
+                let skip = match cur {
+                    None => f.xx,
+                    Some(c) => f.nx || (f.gt && *sc <= c) || (f.lt && *sc >= c),
+                };
+                if !skip {
+                    model.insert(m.clone(), *sc);
+                }
+            }
+            ZSetWrite::Add {
+                key,
+                flags: f,
+                items,
+            }
+        }
+        2 => {
+            let members: Vec<_> = (0..2).map(|_| member(rng)).collect();
+            for m in &members {
+                model.remove(m);
+            }
+            ZSetWrite::Rem { key, members }
+        }
+        3 => {
+            let (max, count) = (rng.below(2) == 0, rng.below(3));
+            let mut order = model_order(model);
+            if max {
+                order.reverse();
+            }
+            for (m, _) in order.into_iter().take(count as usize) {
+                model.remove(&m);
+            }
+            ZSetWrite::Pop {
+                key,
+                max,
+                count: Some(count),
+            }
+        }
+        _ => {
+            let (start, stop) = (rng.below(8) as i64 - 4, rng.below(8) as i64 - 4);
+            let order = model_order(model);
+            let len = order.len() as i64;
+            let a = if start < 0 {
+                (start + len).max(0)
+            } else {
+                start
+            };
+            let z = if stop < 0 {
+                stop + len
+            } else {
+                stop.min(len - 1)
+            };
+            for (i, (m, _)) in order.iter().enumerate() {
+                if (a..=z).contains(&(i as i64)) {
+                    model.remove(m);
+                }
+            }
+            ZSetWrite::RemRange {
+                key,
+                by: rank(start, stop),
+            }
+        }
+    }
+}
+
+/// Checks ranks, counts and the full range against the model.
+fn check_zset(s: &TestShard, model: &Model, context: &str) {
+    let order = model_order(model);
+    let expected = Output::Pairs(
+        order
+            .iter()
+            .map(|(m, sc)| (Output::Bulk(m.clone()), Output::Double(*sc)))
+            .collect(),
+    );
+    assert_eq!(all(s, "z"), expected, "{context}");
+    for (i, (m, _)) in order.iter().enumerate() {
+        let r = ZSetRead::Rank {
+            key: b("z"),
+            member: m.clone(),
+            rev: false,
+            with_score: false,
+        };
+        assert_eq!(s.read(r).unwrap(), Output::Int(i as i64), "{context}");
+    }
+    let in_range = order
+        .iter()
+        .filter(|(_, sc)| *sc > -1.0 && *sc <= 1.0)
+        .count() as i64;
+    let count = ZSetRead::Count {
+        key: b("z"),
+        by: score(-1.0, true, 1.0, false),
+    };
+    assert_eq!(s.read(count).unwrap(), Output::Int(in_range), "{context}");
+    assert_eq!(gone(s, "z"), model.is_empty(), "{context}");
+}
+
+#[test]
+fn randomized_against_a_btreemap_model() {
+    let seed = test_seed();
+    let mut rng = OpRng::new(seed);
+    let mut s = TestShard::new();
+    let mut model = Model::new();
+    for step in 0..300 {
+        let op = random_zset_op(&mut rng, &mut model);
+        s.write(op.clone()).unwrap();
+        check_zset(&s, &model, &format!("seed {seed} step {step} after {op:?}"));
+    }
 }
