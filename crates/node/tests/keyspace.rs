@@ -277,7 +277,10 @@ fn keys_scan_randomkey_dbsize_flush() {
     let hashes = key_set(parts[1].clone());
     assert!(hashes.iter().all(|k| k == b"hash:1"));
     assert_eq!(err(c, &[b"SCAN", b"abc"]), "ERR invalid cursor");
-    assert_eq!(err(c, &[b"SCAN", b"18446744073709551616"]), "ERR invalid cursor");
+    assert_eq!(
+        err(c, &[b"SCAN", b"18446744073709551616"]),
+        "ERR invalid cursor"
+    );
     assert_eq!(err(c, &[b"SCAN", b" 1"]), "ERR invalid cursor");
     assert!(cmd(c, &[b"SCAN", b"-1"]).is_ok());
     assert_eq!(err(c, &[b"SCAN", b"0", b"COUNT", b"0"]), "ERR syntax error");

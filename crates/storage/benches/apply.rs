@@ -18,7 +18,10 @@ fn set_entry(i: u64) -> WriteEntry {
         expiry: ExpiryChange::Clear,
         get: false,
     };
-    WriteEntry { now_ms: NOW_MS, ops: vec![WriteOp::String(op)] }
+    WriteEntry {
+        now_ms: NOW_MS,
+        ops: vec![WriteOp::String(op)],
+    }
 }
 
 fn bench_apply(c: &mut Criterion) {
@@ -46,7 +49,9 @@ fn bench_apply(c: &mut Criterion) {
             b.iter(|| {
                 for _ in 0..n {
                     index += 1;
-                    shard.apply(index, &set_entry(index % 100_000)).expect("apply");
+                    shard
+                        .apply(index, &set_entry(index % 100_000))
+                        .expect("apply");
                 }
                 db.sync_wal().expect("sync");
             })

@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rocksdb::{BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, Options, WriteBufferManager};
+use rocksdb::{
+    BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, Options,
+    WriteBufferManager,
+};
 
 use crate::error::StorageError;
 use crate::gc::{GcLink, SnapshotRegistry};
@@ -93,7 +96,12 @@ impl Db {
         let gc_link = GcLink::default();
         let descriptors: Vec<_> = names
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(config, &cache, &write_buffers, name, &gc_link)))
+            .map(|name| {
+                ColumnFamilyDescriptor::new(
+                    name,
+                    cf_options(config, &cache, &write_buffers, name, &gc_link),
+                )
+            })
             .collect();
         let rocks = RocksDb::open_cf_descriptors(&db_opts, path, descriptors)?;
         let db = Arc::new(Db {
@@ -106,7 +114,9 @@ impl Db {
             snapshots: SnapshotRegistry::default(),
             closing: AtomicBool::new(false),
         });
-        gc_link.set(Arc::downgrade(&db)).expect("a new link is set once");
+        gc_link
+            .set(Arc::downgrade(&db))
+            .expect("a new link is set once");
         Ok(db)
     }
 
@@ -122,14 +132,22 @@ impl Db {
 
     /// A column family handle by name.
     pub fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>, StorageError> {
-        self.rocks.cf_handle(name).ok_or_else(|| StorageError::Corrupt(format!("no column family {name}")))
+        self.rocks
+            .cf_handle(name)
+            .ok_or_else(|| StorageError::Corrupt(format!("no column family {name}")))
     }
 
     /// Creates the column family of shard `id` if it does not exist.
     pub fn create_shard(&self, id: u64) -> Result<(), StorageError> {
         let name = shard_cf_name(id);
         if self.rocks.cf_handle(&name).is_none() {
-            let opts = cf_options(&self.config, &self.cache, &self.write_buffers, &name, &self.gc_link);
+            let opts = cf_options(
+                &self.config,
+                &self.cache,
+                &self.write_buffers,
+                &name,
+                &self.gc_link,
+            );
             self.rocks.create_cf(&name, &opts)?;
         }
         Ok(())

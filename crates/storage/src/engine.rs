@@ -100,8 +100,18 @@ pub trait ReaderExt: Reader {
     }
 
     /// One sub-key's value in the live version described by `meta`.
-    fn sub_get(&self, user_key: &[u8], meta: &Meta, sub: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.get_raw(&keys::sub_key(slot_of(user_key), user_key, meta.version, sub))
+    fn sub_get(
+        &self,
+        user_key: &[u8],
+        meta: &Meta,
+        sub: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get_raw(&keys::sub_key(
+            slot_of(user_key),
+            user_key,
+            meta.version,
+            sub,
+        ))
     }
 
     /// Visits the sub-keys of the live version described by `meta` whose sub starts with
@@ -123,7 +133,9 @@ pub trait ReaderExt: Reader {
                 .expect("sub-key prefixes never end in all 0xFF"),
         };
         let prefix_len = prefix.len();
-        self.scan_raw(&start, &end, range.reverse, &mut |k, v| visit(&k[prefix_len..], v))
+        self.scan_raw(&start, &end, range.reverse, &mut |k, v| {
+            visit(&k[prefix_len..], v)
+        })
     }
 }
 
@@ -145,7 +157,10 @@ pub struct SubRange<'a> {
 impl<'a> SubRange<'a> {
     /// Every sub starting with `prefix`, ascending.
     pub fn prefixed(prefix: &'a [u8]) -> Self {
-        SubRange { prefix, ..Default::default() }
+        SubRange {
+            prefix,
+            ..Default::default()
+        }
     }
 
     /// Every sub, ascending.
@@ -200,7 +215,14 @@ pub struct Txn<'a> {
 
 impl<'a> Txn<'a> {
     pub(crate) fn new(db: &'a Db, cf_name: &'a str, now_ms: u64, state: ShardState) -> Self {
-        Txn { db, cf_name, now_ms, overlay: BTreeMap::new(), cleared: Vec::new(), state }
+        Txn {
+            db,
+            cf_name,
+            now_ms,
+            overlay: BTreeMap::new(),
+            cleared: Vec::new(),
+            state,
+        }
     }
 
     /// Stores `value` at `key`.
@@ -215,13 +237,17 @@ impl<'a> Txn<'a> {
 
     /// Deletes every record in `[start, end)`.
     pub fn delete_range_raw(&mut self, start: Vec<u8>, end: Vec<u8>) {
-        self.overlay.retain(|k, _| k.as_slice() < start.as_slice() || k.as_slice() >= end.as_slice());
+        self.overlay
+            .retain(|k, _| k.as_slice() < start.as_slice() || k.as_slice() >= end.as_slice());
         self.cleared.push((start, end));
     }
 
     /// Writes the metadata of `user_key`.
     pub fn put_meta(&mut self, user_key: &[u8], meta: &Meta) {
-        self.put_raw(keys::meta_key(slot_of(user_key), user_key), keys::encode_meta(meta));
+        self.put_raw(
+            keys::meta_key(slot_of(user_key), user_key),
+            keys::encode_meta(meta),
+        );
     }
 
     /// Deletes `user_key` in O(1): only the metadata goes; a collection's sub-keys become stale
@@ -232,12 +258,20 @@ impl<'a> Txn<'a> {
 
     /// Writes one sub-key of the collection version described by `meta`.
     pub fn put_sub(&mut self, user_key: &[u8], meta: &Meta, sub: &[u8], value: Vec<u8>) {
-        self.put_raw(keys::sub_key(slot_of(user_key), user_key, meta.version, sub), value);
+        self.put_raw(
+            keys::sub_key(slot_of(user_key), user_key, meta.version, sub),
+            value,
+        );
     }
 
     /// Deletes one sub-key of the collection version described by `meta`.
     pub fn delete_sub(&mut self, user_key: &[u8], meta: &Meta, sub: &[u8]) {
-        self.delete_raw(keys::sub_key(slot_of(user_key), user_key, meta.version, sub));
+        self.delete_raw(keys::sub_key(
+            slot_of(user_key),
+            user_key,
+            meta.version,
+            sub,
+        ));
     }
 
     /// A collection version never handed out before in this shard: at least `now_ms << 16`
@@ -272,7 +306,11 @@ impl<'a> Txn<'a> {
                 None => batch.delete_cf(&cf, key),
             }
         }
-        batch.put_cf(&cf, keys::SHARD_STATE_KEY, keys::encode_shard_state(&self.state));
+        batch.put_cf(
+            &cf,
+            keys::SHARD_STATE_KEY,
+            keys::encode_shard_state(&self.state),
+        );
         let mut opts = WriteOptions::default();
         opts.set_sync(false);
         self.db.rocks().write_opt(batch, &opts)?;
@@ -280,7 +318,9 @@ impl<'a> Txn<'a> {
     }
 
     fn is_cleared(&self, key: &[u8]) -> bool {
-        self.cleared.iter().any(|(s, e)| key >= s.as_slice() && key < e.as_slice())
+        self.cleared
+            .iter()
+            .any(|(s, e)| key >= s.as_slice() && key < e.as_slice())
     }
 }
 
@@ -308,10 +348,20 @@ impl Reader for Txn<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> KeepGoing,
     ) -> Result<(), StorageError> {
         let cf = self.db.cf(self.cf_name)?;
-        let mut iter = self.db.rocks().raw_iterator_cf_opt(&cf, bounded_read_options(start, end));
-        let range = (Bound::Included(start.to_vec()), Bound::Excluded(end.to_vec()));
+        let mut iter = self
+            .db
+            .rocks()
+            .raw_iterator_cf_opt(&cf, bounded_read_options(start, end));
+        let range = (
+            Bound::Included(start.to_vec()),
+            Bound::Excluded(end.to_vec()),
+        );
         let mut pending = self.overlay.range::<Vec<u8>, _>(range);
-        if reverse { iter.seek_to_last() } else { iter.seek_to_first() }
+        if reverse {
+            iter.seek_to_last()
+        } else {
+            iter.seek_to_first()
+        }
         let mut over = next_in(&mut pending, reverse);
         loop {
             // Skip stored records hidden by a pending range delete.
@@ -319,7 +369,11 @@ impl Reader for Txn<'_> {
                 if !self.is_cleared(k) {
                     break;
                 }
-                if reverse { iter.prev() } else { iter.next() }
+                if reverse {
+                    iter.prev()
+                } else {
+                    iter.next()
+                }
             }
             let stored = iter.key().zip(iter.value());
             let take_pending = match (stored, over) {
@@ -327,13 +381,21 @@ impl Reader for Txn<'_> {
                 (None, Some(_)) => true,
                 (Some(_), None) => false,
                 (Some((sk, _)), Some((pk, _))) => {
-                    if reverse { pk.as_slice() >= sk } else { pk.as_slice() <= sk }
+                    if reverse {
+                        pk.as_slice() >= sk
+                    } else {
+                        pk.as_slice() <= sk
+                    }
                 }
             };
             if take_pending {
                 let (pk, pv) = over.expect("checked above");
                 if stored.is_some_and(|(sk, _)| sk == pk.as_slice()) {
-                    if reverse { iter.prev() } else { iter.next() }
+                    if reverse {
+                        iter.prev()
+                    } else {
+                        iter.next()
+                    }
                 }
                 over = next_in(&mut pending, reverse);
                 if let Some(v) = pv {
@@ -346,7 +408,11 @@ impl Reader for Txn<'_> {
                 if !visit(sk, sv) {
                     break;
                 }
-                if reverse { iter.prev() } else { iter.next() }
+                if reverse {
+                    iter.prev()
+                } else {
+                    iter.next()
+                }
             }
         }
         iter.status()?;
@@ -370,7 +436,13 @@ impl<'a> SnapshotView<'a> {
         // Register before taking the snapshot, so the compaction filter never drops a record
         // this snapshot can see (see `gc.rs`).
         let epoch = db.snapshots().register();
-        SnapshotView { db, cf_name, snapshot: db.rocks().snapshot(), now_ms, epoch }
+        SnapshotView {
+            db,
+            cf_name,
+            snapshot: db.rocks().snapshot(),
+            now_ms,
+            epoch,
+        }
     }
 }
 
@@ -398,13 +470,23 @@ impl Reader for SnapshotView<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> KeepGoing,
     ) -> Result<(), StorageError> {
         let cf = self.db.cf(self.cf_name)?;
-        let mut iter = self.snapshot.raw_iterator_cf_opt(&cf, bounded_read_options(start, end));
-        if reverse { iter.seek_to_last() } else { iter.seek_to_first() }
+        let mut iter = self
+            .snapshot
+            .raw_iterator_cf_opt(&cf, bounded_read_options(start, end));
+        if reverse {
+            iter.seek_to_last()
+        } else {
+            iter.seek_to_first()
+        }
         while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
             if !visit(k, v) {
                 break;
             }
-            if reverse { iter.prev() } else { iter.next() }
+            if reverse {
+                iter.prev()
+            } else {
+                iter.next()
+            }
         }
         iter.status()?;
         Ok(())
@@ -421,7 +503,9 @@ impl Reader for SnapshotView<'_> {
         // next slot instead of opening an iterator per slot.
         let (start, end) = keys::slot_range_bounds(first, last);
         let cf = self.db.cf(self.cf_name)?;
-        let mut iter = self.snapshot.raw_iterator_cf_opt(&cf, bounded_read_options(&start, &end));
+        let mut iter = self
+            .snapshot
+            .raw_iterator_cf_opt(&cf, bounded_read_options(&start, &end));
         iter.seek(from.unwrap_or(&start));
         while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
             if keys::parse_meta_key(k).is_some() {
@@ -445,7 +529,10 @@ impl Reader for SnapshotView<'_> {
 type PendingRange<'r> = std::collections::btree_map::Range<'r, Vec<u8>, Option<Vec<u8>>>;
 
 /// The next pending write in scan direction.
-fn next_in<'r>(pending: &mut PendingRange<'r>, reverse: bool) -> Option<(&'r Vec<u8>, &'r Option<Vec<u8>>)> {
+fn next_in<'r>(
+    pending: &mut PendingRange<'r>,
+    reverse: bool,
+) -> Option<(&'r Vec<u8>, &'r Option<Vec<u8>>)> {
     if reverse {
         pending.next_back()
     } else {

@@ -45,7 +45,13 @@ pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
 /// Matches one pattern element at `p` against byte `c`; the position after the element on a
 /// match.
 fn match_one(pattern: &[u8], p: usize, c: u8, nocase: bool) -> Option<usize> {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     match pattern[p] {
         b'?' => Some(p + 1),
         b'[' => match_class(pattern, p + 1, c, nocase),
@@ -77,7 +83,11 @@ fn match_class(pattern: &[u8], mut p: usize, c: u8, nocase: bool) -> Option<usiz
             }
             Some(&lo) if pattern.get(p + 1) == Some(&b'-') && p + 2 < pattern.len() => {
                 let hi = pattern[p + 2];
-                let (lo, hi) = if lo <= hi { (fold(lo), fold(hi)) } else { (fold(hi), fold(lo)) };
+                let (lo, hi) = if lo <= hi {
+                    (fold(lo), fold(hi))
+                } else {
+                    (fold(hi), fold(lo))
+                };
                 hit |= lo <= c && c <= hi;
                 p += 3;
             }

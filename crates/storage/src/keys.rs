@@ -146,13 +146,31 @@ pub struct Meta {
 impl Meta {
     /// A string value with no expiry.
     pub fn string(value: Vec<u8>) -> Self {
-        Meta { kind: KeyKind::String, expire_at_ms: 0, version: 0, size: 0, list_head: 0, value }
+        Meta {
+            kind: KeyKind::String,
+            expire_at_ms: 0,
+            version: 0,
+            size: 0,
+            list_head: 0,
+            value,
+        }
     }
 
     /// An empty collection of `kind` at `version`, with no expiry.
     pub fn collection(kind: KeyKind, version: u64) -> Self {
-        let list_head = if kind == KeyKind::List { LIST_HEAD_INITIAL } else { 0 };
-        Meta { kind, expire_at_ms: 0, version, size: 0, list_head, value: Vec::new() }
+        let list_head = if kind == KeyKind::List {
+            LIST_HEAD_INITIAL
+        } else {
+            0
+        };
+        Meta {
+            kind,
+            expire_at_ms: 0,
+            version,
+            size: 0,
+            list_head,
+            value: Vec::new(),
+        }
     }
 
     /// Whether the key is expired at `now_ms`.
@@ -180,13 +198,17 @@ pub fn encode_meta(meta: &Meta) -> Vec<u8> {
 
 /// Decodes a metadata value written by [`encode_meta`].
 pub fn decode_meta(bytes: &[u8]) -> Result<Meta, StorageError> {
-    let (&kind_byte, rest) =
-        bytes.split_first().ok_or_else(|| StorageError::Corrupt("empty metadata".into()))?;
+    let (&kind_byte, rest) = bytes
+        .split_first()
+        .ok_or_else(|| StorageError::Corrupt("empty metadata".into()))?;
     let kind = KeyKind::from_byte(kind_byte)?;
     let mut r = Cursor::new(rest);
     let expire_at_ms = r.u64()?;
     if kind == KeyKind::String {
-        return Ok(Meta { expire_at_ms, ..Meta::string(r.rest().to_vec()) });
+        return Ok(Meta {
+            expire_at_ms,
+            ..Meta::string(r.rest().to_vec())
+        });
     }
     let version = r.u64()?;
     let size = r.u64()?;
@@ -194,7 +216,14 @@ pub fn decode_meta(bytes: &[u8]) -> Result<Meta, StorageError> {
     if !r.rest().is_empty() {
         return Err(StorageError::Corrupt("trailing bytes in metadata".into()));
     }
-    Ok(Meta { kind, expire_at_ms, version, size, list_head, value: Vec::new() })
+    Ok(Meta {
+        kind,
+        expire_at_ms,
+        version,
+        size,
+        list_head,
+        value: Vec::new(),
+    })
 }
 
 /// Reads only the kind and expiry of a metadata value, without copying a string's payload.
@@ -203,7 +232,10 @@ pub fn peek_meta(bytes: &[u8]) -> Result<(KeyKind, u64), StorageError> {
         return Err(StorageError::Corrupt("short metadata".into()));
     }
     let kind = KeyKind::from_byte(bytes[0])?;
-    Ok((kind, u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"))))
+    Ok((
+        kind,
+        u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes")),
+    ))
 }
 
 /// The metadata key of `user_key` in `slot`.
@@ -282,7 +314,12 @@ pub fn parse_sub_key(key: &[u8]) -> Option<SubKey<'_>> {
         return None;
     }
     let version = u64::from_be_bytes(key[user_end..version_end].try_into().ok()?);
-    Some(SubKey { slot, user_key: &key[7..user_end], version, sub: &key[version_end..] })
+    Some(SubKey {
+        slot,
+        user_key: &key[7..user_end],
+        version,
+        sub: &key[version_end..],
+    })
 }
 
 /// The smallest key strictly greater than every key starting with `prefix`, or `None` if no
@@ -300,8 +337,14 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 
 /// The key range `[start, end)` holding every data record of slots `first..=last`.
 pub fn slot_range_bounds(first: u16, last: u16) -> (Vec<u8>, Vec<u8>) {
-    assert!(first <= last && last < 0x4000, "slot range {first}..={last} out of bounds");
-    (first.to_be_bytes().to_vec(), (last + 1).to_be_bytes().to_vec())
+    assert!(
+        first <= last && last < 0x4000,
+        "slot range {first}..={last} out of bounds"
+    );
+    (
+        first.to_be_bytes().to_vec(),
+        (last + 1).to_be_bytes().to_vec(),
+    )
 }
 
 /// The sub of a list element at `position`.
@@ -356,14 +399,22 @@ pub fn encode_score(score: f64) -> [u8; 8] {
     // Normalise -0.0 to 0.0 so equal scores have equal bytes.
     let score = if score == 0.0 { 0.0 } else { score };
     let bits = score.to_bits();
-    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
     ordered.to_be_bytes()
 }
 
 /// Decodes [`encode_score`].
 pub fn decode_score(bytes: &[u8]) -> Result<f64, StorageError> {
     let ordered = Cursor::new(bytes).u64()?;
-    let bits = if ordered >> 63 == 1 { ordered & !(1 << 63) } else { !ordered };
+    let bits = if ordered >> 63 == 1 {
+        ordered & !(1 << 63)
+    } else {
+        !ordered
+    };
     Ok(f64::from_bits(bits))
 }
 
@@ -387,7 +438,10 @@ pub fn encode_shard_state(state: &ShardState) -> [u8; 16] {
 /// Decodes the shard state record.
 pub fn decode_shard_state(bytes: &[u8]) -> Result<ShardState, StorageError> {
     let mut r = Cursor::new(bytes);
-    Ok(ShardState { applied_index: r.u64()?, last_version: r.u64()? })
+    Ok(ShardState {
+        applied_index: r.u64()?,
+        last_version: r.u64()?,
+    })
 }
 
 /// Key of log entry `index` of `shard` in the Raft column family.

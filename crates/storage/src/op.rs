@@ -43,7 +43,9 @@ impl WriteEntry {
             Some((&ENTRY_FORMAT_VERSION, rest)) => {
                 postcard::from_bytes(rest).map_err(|e| StorageError::BadOp(e.to_string()))
             }
-            Some((v, _)) => Err(StorageError::BadOp(format!("unknown entry format version {v}"))),
+            Some((v, _)) => Err(StorageError::BadOp(format!(
+                "unknown entry format version {v}"
+            ))),
             None => Err(StorageError::BadOp("empty entry".into())),
         }
     }

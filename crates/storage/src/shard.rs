@@ -27,13 +27,21 @@ pub struct ShardStore {
 impl ShardStore {
     pub(crate) fn open(db: Arc<Db>, id: u64) -> Result<Self, StorageError> {
         let cf_name = shard_cf_name(id);
-        let cf = db.rocks().cf_handle(&cf_name).ok_or(StorageError::UnknownShard(id))?;
+        let cf = db
+            .rocks()
+            .cf_handle(&cf_name)
+            .ok_or(StorageError::UnknownShard(id))?;
         let state = match db.rocks().get_cf(&cf, keys::SHARD_STATE_KEY)? {
             Some(bytes) => keys::decode_shard_state(&bytes)?,
             None => ShardState::default(),
         };
         drop(cf);
-        Ok(ShardStore { db, id, cf_name, state: Mutex::new(state) })
+        Ok(ShardStore {
+            db,
+            id,
+            cf_name,
+            state: Mutex::new(state),
+        })
     }
 
     /// The shard's id.
@@ -54,7 +62,11 @@ impl ShardStore {
     /// Applies the entry at `index`: every op in order, then one atomic write of their effects
     /// and the new applied index. Returns one result per op, or `None` when `index` was applied
     /// already (a replay after restart). Not synced: the caller syncs the log or the WAL.
-    pub fn apply(&self, index: u64, entry: &WriteEntry) -> Result<Option<Vec<ExecResult>>, StorageError> {
+    pub fn apply(
+        &self,
+        index: u64,
+        entry: &WriteEntry,
+    ) -> Result<Option<Vec<ExecResult>>, StorageError> {
         let mut state = self.state.lock();
         if index <= state.applied_index {
             return Ok(None);
@@ -91,11 +103,16 @@ impl ShardStore {
         let mut batch = WriteBatch::default();
         for (key, value) in &chunk.records {
             if keys::is_shard_local(key) {
-                return Err(StorageError::Corrupt("an exported chunk holds a shard-local record".into()));
+                return Err(StorageError::Corrupt(
+                    "an exported chunk holds a shard-local record".into(),
+                ));
             }
             batch.put_cf(&cf, key, value);
         }
-        let next = ShardState { last_version: state.last_version.max(max_version), ..*state };
+        let next = ShardState {
+            last_version: state.last_version.max(max_version),
+            ..*state
+        };
         batch.put_cf(&cf, keys::SHARD_STATE_KEY, keys::encode_shard_state(&next));
         self.write_unsynced(batch)?;
         *state = next;

@@ -1,4 +1,5 @@
 //! Helpers shared by the collection black-box tests (hash, list, set, sorted set).
+#![allow(clippy::unwrap_used)] // Test helpers fail the test on any error.
 #![allow(dead_code)]
 
 use redis::{RedisResult, Value};
