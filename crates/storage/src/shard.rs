@@ -139,7 +139,9 @@ impl ShardStore {
             let mut batch = WriteBatch::default();
             for (key, value) in &chunk.records {
                 if keys::is_shard_local(key) {
-                    return Err(StorageError::Corrupt("a snapshot chunk holds a shard-local record".into()));
+                    return Err(StorageError::Corrupt(
+                        "a snapshot chunk holds a shard-local record".into(),
+                    ));
                 }
                 batch.put_cf(&cf, key, value);
             }
