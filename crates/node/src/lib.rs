@@ -14,6 +14,7 @@
 //! - [`cron`]: active expiry and periodic stats.
 
 pub mod clients;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod connection;

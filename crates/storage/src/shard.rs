@@ -119,6 +119,41 @@ impl ShardStore {
         Ok(())
     }
 
+    /// Replaces the shard's data with a snapshot's, under the apply lock: one range delete of
+    /// every data record, then one batch per chunk `next_chunk` yields (records verbatim), then
+    /// `state` (applied index and version floor) written last. Not atomic as a whole: a crash
+    /// part-way leaves the old applied index over partial data, so the caller must redo the
+    /// whole install on restart (it is idempotent) before serving the shard. Not synced.
+    pub fn install_snapshot(
+        &self,
+        state: ShardState,
+        next_chunk: &mut dyn FnMut() -> Result<Option<Chunk>, StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut current = self.state.lock();
+        let (start, end) = keys::slot_range_bounds(0, 0x3FFF);
+        let cf = self.db.cf(&self.cf_name)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(&cf, start, end);
+        self.write_unsynced(batch)?;
+        while let Some(chunk) = next_chunk()? {
+            let mut batch = WriteBatch::default();
+            for (key, value) in &chunk.records {
+                if keys::is_shard_local(key) {
+                    return Err(StorageError::Corrupt(
+                        "a snapshot chunk holds a shard-local record".into(),
+                    ));
+                }
+                batch.put_cf(&cf, key, value);
+            }
+            self.write_unsynced(batch)?;
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(&cf, keys::SHARD_STATE_KEY, keys::encode_shard_state(&state));
+        self.write_unsynced(batch)?;
+        *current = state;
+        Ok(())
+    }
+
     /// Deletes every record of `range` (after it moved away), in O(1) writes: one range delete.
     pub fn delete_slot_range(&self, range: SlotRange) -> Result<(), StorageError> {
         let _applies = self.state.lock();

@@ -1,0 +1,442 @@
+//! [`Peer`]: one replica of one shard on this node: its `RawNode` over a [`LogStore`], the
+//! proposals and reads waiting on it, and the decisions taken for each of its `Ready`s.
+//!
+//! Nothing here does I/O. [`Peer::handle_ready`] turns a Ready into a [`PeerReady`] (log
+//! writes to stage, messages to send before and after the persist, entries to apply with the
+//! proposers waiting on them); the store loop does the I/O and then calls
+//! [`Peer::on_persisted`], which applies conf changes, answers reads and advances Raft.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use raft::{
+    ConfChange, Entry, EntryKind, Message, NodeId, RawNode, ReadState, Ready, SoftState, StateRole,
+};
+use router::ShardId;
+use tokio::sync::oneshot;
+
+use super::apply::{self, ApplyEntry, Responder};
+use super::error::{ClusterError, ClusterResult};
+use super::log_store::{LogStore, LogWrite};
+
+/// Answers a read request with the index the read must wait for.
+pub type ReadResponder = oneshot::Sender<ClusterResult<u64>>;
+
+/// A proposal accepted into the log, waiting for its entry to be applied.
+#[derive(Debug)]
+struct PendingProposal {
+    index: u64,
+    term: u64,
+    deadline: Instant,
+    responder: Responder,
+}
+
+/// A read-index request waiting for the leader to confirm its leadership.
+#[derive(Debug)]
+struct PendingRead {
+    ctx: Vec<u8>,
+    deadline: Instant,
+    responder: ReadResponder,
+}
+
+/// What a peer publishes for the store handle, without a round trip to the store loop.
+#[derive(Debug, Default)]
+pub struct PeerStatus {
+    /// The leader this peer knows of (0: none).
+    pub leader: AtomicU64,
+    /// Whether the group is quiesced here (as of the last tick).
+    pub quiescent: AtomicBool,
+}
+
+/// One proposal handed to [`Peer::propose`].
+#[derive(Debug)]
+pub struct Proposal {
+    /// The encoded `WriteEntry`.
+    pub data: Vec<u8>,
+    /// When the proposer gives up.
+    pub deadline: Instant,
+    /// Where the results go.
+    pub responder: Responder,
+}
+
+/// The decisions for one Ready of one peer, for the store loop to carry out.
+#[derive(Debug, Default)]
+pub struct PeerReady {
+    /// Writes to the `raft` column family (snapshot, entries, hard state).
+    pub writes: Vec<LogWrite>,
+    /// Whether the writes must be synced before `persisted_messages` go out.
+    pub must_sync: bool,
+    /// Messages that may be sent before the persist.
+    pub messages: Vec<Message>,
+    /// Messages to send only after the persist.
+    pub persisted_messages: Vec<Message>,
+    /// Committed entries for the apply worker, with the proposers waiting on them.
+    pub applies: Vec<ApplyEntry>,
+    /// A snapshot with data Raft accepted: its staged payload is installed before `applies`.
+    pub install: Option<raft::SnapshotMetadata>,
+    /// Committed conf changes, applied to Raft after the persist.
+    conf_changes: Vec<(u64, ConfChange)>,
+    /// Confirmed read points, answered after the persist.
+    read_states: Vec<ReadState>,
+}
+
+/// One replica of one shard.
+pub struct Peer {
+    shard: ShardId,
+    node: NodeId,
+    raw: RawNode<LogStore>,
+    /// Invariant: ascending by index.
+    proposals: VecDeque<PendingProposal>,
+    reads: Vec<PendingRead>,
+    /// Leader hint and quiescence, shared with the store handle.
+    status: Arc<PeerStatus>,
+}
+
+impl Peer {
+    /// Wraps a Raft node over `log`; `status` is kept current for the store handle.
+    pub fn new(shard: ShardId, raw: RawNode<LogStore>, status: Arc<PeerStatus>) -> Self {
+        let node = raw.status().id;
+        let peer = Peer {
+            shard,
+            node,
+            raw,
+            proposals: VecDeque::new(),
+            reads: Vec::new(),
+            status,
+        };
+        peer.publish_leader(peer.raw.soft_state());
+        peer
+    }
+
+    /// The shard.
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// The Raft node (for inspection).
+    pub fn raw(&self) -> &RawNode<LogStore> {
+        &self.raw
+    }
+
+    /// The Raft node, for inputs (tick, step, wake, campaign).
+    pub fn raw_mut(&mut self) -> &mut RawNode<LogStore> {
+        &mut self.raw
+    }
+
+    /// The voters and learners of the group other than this node.
+    pub fn other_members(&self) -> Vec<NodeId> {
+        let cs = self.raw.store().conf_state().1;
+        let mut ids: Vec<NodeId> = cs
+            .voters
+            .iter()
+            .chain(&cs.learners)
+            .chain(&cs.voters_outgoing)
+            .copied()
+            .filter(|id| *id != self.node)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Number of proposals and reads waiting here.
+    pub fn pending_count(&self) -> usize {
+        self.proposals.len() + self.reads.len()
+    }
+
+    /// Proposes a batch of entries (one Raft entry each). Proposals that cannot be accepted
+    /// fail at once (`NotLeader` with the leader hint, or the Raft error).
+    pub fn propose(&mut self, batch: Vec<Proposal>) {
+        let data: Vec<Vec<u8>> = batch.iter().map(|p| p.data.clone()).collect();
+        match self.raw.propose_batch(data) {
+            Ok(proposed) => {
+                for (p, index) in batch.into_iter().zip(proposed.indexes) {
+                    self.track_proposal(index, proposed.term, p);
+                }
+            }
+            Err(e) => {
+                let err = self.map_raft_error(e);
+                for p in batch {
+                    apply::fail(p.responder, err.clone());
+                }
+            }
+        }
+    }
+
+    /// Asks for a linearizable read point (leader only: a follower answers `NotLeader` so
+    /// the server sends the read to the leader).
+    pub fn read_index(&mut self, ctx: Vec<u8>, deadline: Instant, responder: ReadResponder) {
+        if self.raw.soft_state().role != StateRole::Leader {
+            let _ = responder.send(Err(self.not_leader()));
+            return;
+        }
+        match self.raw.read_index(ctx.clone()) {
+            Ok(()) => self.reads.push(PendingRead {
+                ctx,
+                deadline,
+                responder,
+            }),
+            Err(e) => {
+                let _ = responder.send(Err(self.map_raft_error(e)));
+            }
+        }
+    }
+
+    /// Drops waiters whose deadline passed (their callers have already given up).
+    pub fn expire(&mut self, now: Instant) {
+        self.proposals
+            .retain(|p| p.deadline > now && !p.responder.is_closed());
+        self.reads
+            .retain(|r| r.deadline > now && !r.responder.is_closed());
+    }
+
+    /// Takes the peer's Ready, if any, and decides what to do with it (no I/O).
+    pub fn handle_ready(&mut self) -> Option<PeerReady> {
+        if !self.raw.has_ready() {
+            return None;
+        }
+        let mut rd: Ready = self.raw.ready();
+        let mut out = PeerReady {
+            must_sync: rd.must_sync,
+            messages: std::mem::take(&mut rd.messages),
+            persisted_messages: std::mem::take(&mut rd.persisted_messages),
+            read_states: std::mem::take(&mut rd.read_states),
+            ..Default::default()
+        };
+        let log = self.raw.store_mut();
+        if let Some(snapshot) = &rd.snapshot {
+            // A snapshot with data was staged on disk before Raft saw it; the apply worker
+            // installs it. One without data is the (empty) bootstrap state.
+            if !snapshot.data.is_empty() {
+                out.install = Some(snapshot.metadata.clone());
+            }
+            // The new log position must be durable before the data is replaced, so a crash
+            // either keeps the old state or redoes the install (`snapshot::recover_install`).
+            out.must_sync = true;
+            log.apply_snapshot(&snapshot.metadata, &mut out.writes);
+        }
+        log.append(&rd.entries, &mut out.writes);
+        if let Some(hs) = rd.hard_state {
+            log.set_hard_state(hs, &mut out.writes);
+        }
+        if let Some(ss) = rd.soft_state {
+            self.on_soft_state(ss);
+        }
+        for e in std::mem::take(&mut rd.committed_entries) {
+            self.on_committed(e, &mut out);
+        }
+        Some(out)
+    }
+
+    /// After the Ready's writes are durable: applies its conf changes to Raft (staging the
+    /// new configuration in `writes`), answers its confirmed reads, and advances.
+    pub fn on_persisted(&mut self, ready: &mut PeerReady, writes: &mut Vec<LogWrite>) {
+        for (index, cc) in std::mem::take(&mut ready.conf_changes) {
+            // A conf change at or below the recorded one was applied before a restart.
+            if index <= self.raw.store().conf_state().0 {
+                continue;
+            }
+            match self.raw.apply_conf_change(&cc) {
+                Ok(cs) => self.raw.store_mut().set_conf_state(index, cs, writes),
+                Err(e) => {
+                    tracing::warn!(shard = %self.shard, index, error = %e, "conf change refused")
+                }
+            }
+        }
+        for rs in std::mem::take(&mut ready.read_states) {
+            if let Some(pos) = self.reads.iter().position(|r| r.ctx == rs.request_ctx) {
+                let read = self.reads.swap_remove(pos);
+                let _ = read.responder.send(Ok(rs.index));
+            }
+        }
+        self.raw.advance();
+    }
+
+    fn on_committed(&mut self, e: Entry, out: &mut PeerReady) {
+        let responder = self.take_responder(e.index, e.term);
+        if e.kind == EntryKind::ConfChange {
+            let cc = ConfChange::decode(&e.data).unwrap_or_else(|err| {
+                panic!(
+                    "shard {}: undecodable conf change at {}: {err}",
+                    self.shard, e.index
+                )
+            });
+            out.conf_changes.push((e.index, cc));
+        }
+        out.applies.push(ApplyEntry {
+            index: e.index,
+            term: e.term,
+            kind: e.kind,
+            data: e.data,
+            responder,
+        });
+    }
+
+    /// The proposer waiting for the entry at `index`, if that entry is the one it proposed
+    /// (same term). Proposers of entries replaced by another leader's fail with
+    /// `ProposalDropped`.
+    fn take_responder(&mut self, index: u64, term: u64) -> Option<Responder> {
+        while let Some(front) = self.proposals.front() {
+            if front.index > index {
+                return None;
+            }
+            let p = self.proposals.pop_front().expect("front exists");
+            if p.index == index && p.term == term {
+                return Some(p.responder);
+            }
+            apply::fail(p.responder, ClusterError::ProposalDropped);
+        }
+        None
+    }
+
+    fn track_proposal(&mut self, index: u64, term: u64, p: Proposal) {
+        // A new leader may reuse indexes of proposals made in an older term: those older
+        // proposals' entries will be overwritten, so they fail now.
+        while self.proposals.back().is_some_and(|b| b.index >= index) {
+            let old = self.proposals.pop_back().expect("back exists");
+            apply::fail(old.responder, ClusterError::ProposalDropped);
+        }
+        self.proposals.push_back(PendingProposal {
+            index,
+            term,
+            deadline: p.deadline,
+            responder: p.responder,
+        });
+    }
+
+    fn on_soft_state(&mut self, ss: SoftState) {
+        self.publish_leader(ss);
+        tracing::debug!(shard = %self.shard, node = %self.node, role = ?ss.role, leader = ?ss.leader, "role change");
+        if ss.role != StateRole::Leader {
+            // Read-index requests are lost with the leadership; fail them so callers retry
+            // against the new leader rather than wait for their deadline.
+            let err = self.not_leader();
+            for r in self.reads.drain(..) {
+                let _ = r.responder.send(Err(err.clone()));
+            }
+        }
+    }
+
+    fn publish_leader(&self, ss: SoftState) {
+        let leader = ss.leader.map_or(0, |l| l.0);
+        self.status.leader.store(leader, Ordering::Release);
+    }
+
+    /// Advances time one tick unless the group is quiesced here, and publishes whether it
+    /// is.
+    pub fn tick(&mut self) {
+        if !self.raw.is_quiescent() {
+            self.raw.tick();
+        }
+        let quiescent = self.raw.is_quiescent();
+        self.status.quiescent.store(quiescent, Ordering::Release);
+    }
+
+    fn not_leader(&self) -> ClusterError {
+        let leader = self.raw.soft_state().leader.filter(|l| *l != self.node);
+        ClusterError::NotLeader {
+            shard: self.shard,
+            leader,
+        }
+    }
+
+    fn map_raft_error(&self, e: raft::Error) -> ClusterError {
+        match e {
+            raft::Error::NotLeader { .. }
+            | raft::Error::LeaderLeaving
+            | raft::Error::TransferInProgress(_) => self.not_leader(),
+            raft::Error::UncommittedLimitExceeded => ClusterError::Busy("max_uncommitted_bytes"),
+            raft::Error::TooManyPendingReads => ClusterError::Busy("max_pending_reads"),
+            other => ClusterError::Raft(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::store::{open_peer, ShardReplicas, StoreConfig};
+
+    fn proposal() -> (
+        Proposal,
+        oneshot::Receiver<ClusterResult<Vec<storage::ExecResult>>>,
+    ) {
+        let (responder, rx) = oneshot::channel();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        (
+            Proposal {
+                data: Vec::new(),
+                deadline,
+                responder,
+            },
+            rx,
+        )
+    }
+
+    fn peer(dir: &std::path::Path) -> Peer {
+        let db = storage::Db::open(dir, &storage::StorageConfig::default()).unwrap();
+        let spec = ShardReplicas {
+            shard: ShardId(1),
+            nodes: vec![NodeId(1), NodeId(2), NodeId(3)],
+        };
+        open_peer(&StoreConfig::new(NodeId(1)), &db, &spec)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_proposal_whose_index_gets_another_term_fails_with_proposal_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = peer(dir.path());
+        let (a, mut a_rx) = proposal();
+        let (b, mut b_rx) = proposal();
+        p.track_proposal(5, 2, a);
+        p.track_proposal(6, 2, b);
+        // Index 5 was committed with another leader's entry: the proposal is lost.
+        assert!(p.take_responder(5, 3).is_none());
+        assert!(matches!(
+            a_rx.try_recv(),
+            Ok(Err(ClusterError::ProposalDropped))
+        ));
+        // Index 6 carries the proposed entry.
+        assert!(p.take_responder(6, 2).is_some());
+        assert!(b_rx.try_recv().is_err());
+        assert_eq!(p.pending_count(), 0);
+    }
+
+    #[test]
+    fn a_new_term_reusing_indexes_fails_the_older_proposals_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = peer(dir.path());
+        let (a, mut a_rx) = proposal();
+        let (b, mut b_rx) = proposal();
+        let (c, _c_rx) = proposal();
+        p.track_proposal(5, 2, a);
+        p.track_proposal(6, 2, b);
+        p.track_proposal(6, 3, c);
+        assert!(a_rx.try_recv().is_err(), "index 5 may still commit");
+        assert!(matches!(
+            b_rx.try_recv(),
+            Ok(Err(ClusterError::ProposalDropped))
+        ));
+        assert_eq!(p.pending_count(), 2);
+    }
+
+    #[test]
+    fn a_follower_refuses_proposals_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = peer(dir.path());
+        let (a, mut a_rx) = proposal();
+        p.propose(vec![a]);
+        let want = ClusterError::NotLeader {
+            shard: ShardId(1),
+            leader: None,
+        };
+        assert!(matches!(a_rx.try_recv(), Ok(Err(e)) if e == want));
+        let (tx, mut rx) = oneshot::channel();
+        p.read_index(vec![1], Instant::now(), tx);
+        assert_eq!(rx.try_recv().unwrap(), Err(want));
+    }
+}

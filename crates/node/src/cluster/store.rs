@@ -1,0 +1,1114 @@
+//! [`Store`]: the node's Multi-Raft runtime. One store loop thread drives every [`Peer`]
+//! (one per shard replica) and one apply worker thread executes committed entries.
+//!
+//! The loop follows the `raft` crate's driver contract for all peers at once (MULTI_RAFT.md):
+//!
+//! 1. **Inputs**: ticks (peers that are quiesced are skipped), inbound message batches,
+//!    proposals (batched per shard into one `propose_batch`), read requests.
+//! 2. **Collect** every peer's Ready and decide without I/O ([`Outbox::collect`]).
+//! 3. **Send** `messages` to their nodes, one batch per destination.
+//! 4. **Persist** the log writes of *all* peers in one `WriteBatch`, with at most one fsync.
+//! 5. **Send** `persisted_messages`.
+//! 6. **Finish** each peer: conf changes, confirmed reads, `advance`.
+//! 7. **Apply**: committed entries go to the apply worker (`apply.rs`), which completes the
+//!    proposers' futures once their entry is applied.
+//!
+//! Raft's own notion of "applied" is the hand-off to the apply worker (which applies in
+//! order); reads wait for the worker's applied index, published on a watch channel.
+//!
+//! Snapshots: a leader's `Snapshot` messages do not go out with the batches; each is handed to
+//! a sender thread (at most `snapshot_sends_max` at once) that streams the shard's data and
+//! reports the outcome back to the loop, which tells Raft (`report_snapshot`). See
+//! `snapshot.rs`. Log compaction: every tick, a shard whose applied index is
+//! `log_compact_entries_min` past the log's start (or whose log grew by
+//! `log_compact_bytes_min`) has its log deleted up to `log_compact_keep_entries` before the
+//! applied index (one range delete on the `raft` column family).
+//!
+//! Failure detection: every `probe_interval_ticks` the store sends an empty batch to every
+//! node it shares a shard with; a node not heard from for `node_down_after_ticks`, or one
+//! the transport reports unreachable, gets its shared groups woken (driver contract rule 9),
+//! so quiesced followers of a dead leader start an election.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use raft::{ConfState, MessageType, NodeId, RawNode, SnapshotStatus};
+use router::ShardId;
+use storage::{Db, ExecResult, ReadOp, ShardStore, WriteEntry};
+use tokio::sync::{oneshot, watch};
+
+use super::apply::{self, ApplyBatch, ApplyContext, ApplyTarget};
+use super::error::{ClusterError, ClusterResult};
+use super::log_store::{self, LogStore, LogWrite};
+use super::peer::{Peer, PeerReady, PeerStatus, Proposal, ReadResponder};
+use super::snapshot::{self, SendJob};
+use super::transport::{Inbound, SendError, ShardMessage, Transport};
+
+/// Limits and timing of a store. Every limit is named `*_max` and is configurable.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// This node's id in every group it hosts (never 0).
+    pub node_id: NodeId,
+    /// Wall-clock length of one Raft tick.
+    pub tick_interval_ms: u64,
+    /// Minimum election timeout, in ticks.
+    pub election_ticks: u64,
+    /// Leader heartbeat interval, in ticks.
+    pub heartbeat_ticks: u64,
+    /// Idle ticks after which a group quiesces (0: never).
+    pub quiesce_after_ticks: u64,
+    /// Serve linearizable reads from the leader lease instead of a heartbeat round.
+    pub lease_read: bool,
+    /// Seed of the election jitter (mixed with the node and shard ids).
+    pub seed: u64,
+    /// Deadline of every proposal and read, from the moment it is submitted.
+    pub request_deadline_ms: u64,
+    /// Capacity of the store loop's inbox (messages, proposals, reads); a full inbox refuses
+    /// proposals with `Busy` and drops inbound messages.
+    pub inbox_max: usize,
+    /// Inputs handled per round before the loop persists and sends.
+    pub inputs_per_round_max: usize,
+    /// Proposals and reads waiting on one shard; beyond it requests fail with `Busy`.
+    pub pending_requests_per_shard_max: usize,
+    /// Apply batches queued for the apply worker; when full the store loop waits
+    /// (back-pressure from a slow apply to Raft).
+    pub apply_queue_max: usize,
+    /// Bytes of recent log entries cached in memory per shard.
+    pub entry_cache_bytes_max: u64,
+    /// Ticks between liveness probes to the other nodes.
+    pub probe_interval_ticks: u64,
+    /// Ticks of silence after which a node is considered down and shared groups are woken.
+    pub node_down_after_ticks: u64,
+    /// Record bytes per snapshot chunk (a chunk holds at least one record), and per write
+    /// batch when a snapshot is installed.
+    pub snapshot_chunk_bytes_max: usize,
+    /// Pace of one snapshot stream, in payload bytes per second (0: unlimited).
+    pub snapshot_bytes_per_sec_max: u64,
+    /// Snapshot streams this node sends at once; more are refused (Raft retries later).
+    pub snapshot_sends_max: usize,
+    /// Compact a shard's log once its applied index is this many entries past the log's
+    /// start.
+    pub log_compact_entries_min: u64,
+    /// ... or once this many bytes of entries were appended since the last compaction.
+    pub log_compact_bytes_min: u64,
+    /// Entries kept below the applied index on compaction, so a follower slightly behind
+    /// catches up from the log rather than by snapshot.
+    pub log_compact_keep_entries: u64,
+}
+
+impl StoreConfig {
+    /// Defaults for node `node_id`: 100 ms ticks, elections after 1-2 s.
+    pub fn new(node_id: NodeId) -> Self {
+        StoreConfig {
+            node_id,
+            tick_interval_ms: 100,
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            quiesce_after_ticks: 30,
+            lease_read: false,
+            seed: node_id.0,
+            request_deadline_ms: 5_000,
+            inbox_max: 16_384,
+            inputs_per_round_max: 4_096,
+            pending_requests_per_shard_max: 16_384,
+            apply_queue_max: 1_024,
+            entry_cache_bytes_max: 4 << 20,
+            probe_interval_ticks: 3,
+            node_down_after_ticks: 10,
+            snapshot_chunk_bytes_max: 1 << 20,
+            snapshot_bytes_per_sec_max: 64 << 20,
+            snapshot_sends_max: 4,
+            log_compact_entries_min: 1_024,
+            log_compact_bytes_min: 64 << 20,
+            log_compact_keep_entries: 64,
+        }
+    }
+
+    fn raft_config(&self, shard: ShardId, applied: u64) -> raft::Config {
+        let mut c = raft::Config::new(self.node_id);
+        c.election_ticks = self.election_ticks;
+        c.heartbeat_ticks = self.heartbeat_ticks;
+        // Mix the shard in so the groups of one node do not time out in lockstep.
+        c.seed = self.seed ^ shard.0.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        c.lease_read = self.lease_read;
+        c.lease_ticks = self.election_ticks.saturating_sub(2).max(1);
+        c.quiesce_after_ticks = self.quiesce_after_ticks;
+        c.applied = applied;
+        c
+    }
+}
+
+/// A shard this node hosts a replica of, and the nodes of its founding voters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardReplicas {
+    /// The shard.
+    pub shard: ShardId,
+    /// Founding voters (this node among them). Used only when the shard has no Raft state
+    /// on this node yet.
+    pub nodes: Vec<NodeId>,
+}
+
+/// How a read is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadConsistency {
+    /// On the leader, after a ReadIndex round (or within the leader lease when
+    /// [`StoreConfig::lease_read`]), once the local applied index reaches the read index.
+    #[default]
+    Linearizable,
+    /// From this replica's applied state at once, on any replica; may be stale.
+    Stale,
+}
+
+/// Inputs of the store loop.
+#[derive(Debug)]
+pub(crate) enum StoreMsg {
+    /// A batch from another node (possibly empty: a liveness probe).
+    Raft {
+        from: NodeId,
+        batch: Vec<ShardMessage>,
+    },
+    /// The transport could not reach a node.
+    Unreachable(NodeId),
+    /// A client proposal.
+    Propose { shard: ShardId, proposal: Proposal },
+    /// A linearizable read request.
+    Read {
+        shard: ShardId,
+        deadline: Instant,
+        responder: ReadResponder,
+    },
+    /// Campaign for leadership of a shard now.
+    Campaign(ShardId),
+    /// A snapshot sender thread finished streaming to `to`.
+    SnapshotSent {
+        shard: ShardId,
+        to: NodeId,
+        status: SnapshotStatus,
+    },
+    /// Stop the loop.
+    Stop,
+}
+
+/// What the handle knows of one shard.
+pub(crate) struct ShardHandle {
+    data: Arc<ShardStore>,
+    applied: watch::Receiver<u64>,
+    /// Leader hint and quiescence kept by the peer.
+    status: Arc<PeerStatus>,
+}
+
+/// What a store counts, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Snapshot streams this node completed as a sender.
+    pub snapshots_sent: u64,
+    /// Snapshot streams this node failed to complete as a sender.
+    pub snapshots_failed: u64,
+    /// Snapshots installed into this node's data.
+    pub snapshots_installed: u64,
+    /// Log compactions done here.
+    pub log_compactions: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    snapshots_sent: AtomicU64,
+    snapshots_failed: AtomicU64,
+    snapshots_installed: Arc<AtomicU64>,
+    log_compactions: AtomicU64,
+}
+
+struct Shared {
+    cfg: StoreConfig,
+    inbox: SyncSender<StoreMsg>,
+    snapshot_dir: Arc<PathBuf>,
+    counters: Arc<Counters>,
+    shards: HashMap<ShardId, ShardHandle>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let _ = self.inbox.send(StoreMsg::Stop);
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Handle on a running store; cheap to clone. The store stops when the last handle is
+/// dropped (or on [`Store::stop`]).
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl Store {
+    /// Opens every shard replica in `shards` (bootstrapping those with no Raft state yet),
+    /// and starts the store loop and the apply worker.
+    pub fn start(
+        cfg: StoreConfig,
+        db: Arc<Db>,
+        shards: &[ShardReplicas],
+        transport: Arc<dyn Transport>,
+    ) -> ClusterResult<Store> {
+        let (inbox_tx, inbox_rx) = sync_channel(cfg.inbox_max);
+        let mut peers = BTreeMap::new();
+        let mut handles = HashMap::new();
+        let mut targets = HashMap::new();
+        let mut data = BTreeMap::new();
+        for spec in shards {
+            let (peer, handle, target) = open_peer(&cfg, &db, spec)?;
+            data.insert(spec.shard, Arc::clone(&handle.data));
+            peers.insert(spec.shard, peer);
+            handles.insert(spec.shard, handle);
+            targets.insert(spec.shard, target);
+        }
+        let counters = Arc::new(Counters::default());
+        let snapshot_dir = Arc::new(snapshot::snapshot_dir(db.path()));
+        let ctx = ApplyContext {
+            snapshot_dir: snapshot_dir.to_path_buf(),
+            install_batch_bytes_max: cfg.snapshot_chunk_bytes_max,
+            installed: Arc::clone(&counters.snapshots_installed),
+        };
+        let (apply_tx, apply_rx) = sync_channel(cfg.apply_queue_max);
+        let node = cfg.node_id;
+        let apply_thread = std::thread::Builder::new()
+            .name(format!("redraft-apply-{node}"))
+            .spawn(move || apply::run(apply_rx, targets, ctx))
+            .map_err(|e| ClusterError::Storage(e.to_string()))?;
+        let mut lp = StoreLoop {
+            cfg: cfg.clone(),
+            db,
+            peers,
+            data,
+            transport,
+            apply_tx,
+            self_tx: inbox_tx.clone(),
+            snapshot_sends: 0,
+            snapshot_threads: Vec::new(),
+            cancel_snapshots: Arc::default(),
+            counters: Arc::clone(&counters),
+            inbox: inbox_rx,
+            ticks: 0,
+            next_read_ctx: 0,
+            last_heard: HashMap::new(),
+            down: BTreeSet::new(),
+            proposals: BTreeMap::new(),
+        };
+        let loop_thread = std::thread::Builder::new()
+            .name(format!("redraft-store-{node}"))
+            .spawn(move || lp.run())
+            .map_err(|e| ClusterError::Storage(e.to_string()))?;
+        let shared = Shared {
+            cfg,
+            inbox: inbox_tx,
+            snapshot_dir,
+            counters,
+            shards: handles,
+            threads: Mutex::new(vec![loop_thread, apply_thread]),
+        };
+        Ok(Store {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.shared.cfg.node_id
+    }
+
+    /// The input a transport delivers inbound batches to.
+    pub fn inbound(&self) -> Inbound {
+        Inbound {
+            tx: self.shared.inbox.clone(),
+            snapshot_dir: Arc::clone(&self.shared.snapshot_dir),
+        }
+    }
+
+    /// What this store counted so far (snapshots, compactions).
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.shared.counters;
+        StoreStats {
+            snapshots_sent: c.snapshots_sent.load(Ordering::Relaxed),
+            snapshots_failed: c.snapshots_failed.load(Ordering::Relaxed),
+            snapshots_installed: c.snapshots_installed.load(Ordering::Relaxed),
+            log_compactions: c.log_compactions.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The shards with a replica here, ascending.
+    pub fn shards(&self) -> Vec<ShardId> {
+        let mut ids: Vec<ShardId> = self.shared.shards.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Proposes `entry` to `shard`'s group and waits until it is applied here, returning
+    /// one result per op. Fails with `NotLeader` (and a leader hint) on a follower,
+    /// `DeadlineExceeded` after `request_deadline_ms` (the entry may still commit later),
+    /// `ProposalDropped` when a leader change replaced it (it will never apply), `Busy`.
+    pub async fn propose(
+        &self,
+        shard: ShardId,
+        entry: &WriteEntry,
+    ) -> ClusterResult<Vec<ExecResult>> {
+        self.handle(shard)?;
+        let deadline = self.deadline();
+        let (responder, rx) = oneshot::channel();
+        let proposal = Proposal {
+            data: entry.encode(),
+            deadline,
+            responder,
+        };
+        self.submit(StoreMsg::Propose { shard, proposal })?;
+        wait(deadline, rx).await?
+    }
+
+    /// Executes a read op on `shard` at `now_ms` with the given consistency.
+    pub async fn read(
+        &self,
+        shard: ShardId,
+        op: &ReadOp,
+        now_ms: u64,
+        consistency: ReadConsistency,
+    ) -> ClusterResult<ExecResult> {
+        self.read_with(shard, consistency, |data| data.read(now_ms, op))
+            .await
+    }
+
+    /// Runs `f` on `shard`'s data once a read with the given consistency may be served.
+    pub async fn read_with<T>(
+        &self,
+        shard: ShardId,
+        consistency: ReadConsistency,
+        f: impl FnOnce(&ShardStore) -> T,
+    ) -> ClusterResult<T> {
+        let handle = self.handle(shard)?;
+        if consistency == ReadConsistency::Linearizable {
+            let deadline = self.deadline();
+            let (responder, rx) = oneshot::channel();
+            self.submit(StoreMsg::Read {
+                shard,
+                deadline,
+                responder,
+            })?;
+            let index = wait(deadline, rx).await??;
+            let mut applied = handle.applied.clone();
+            let reached = applied.wait_for(|a| *a >= index);
+            // Map the `watch::Ref` away at once: it must not be held across an await.
+            let outcome = tokio::time::timeout_at(deadline.into(), reached)
+                .await
+                .map(|r| r.is_ok());
+            match outcome {
+                Ok(true) => {}
+                Ok(false) => return Err(ClusterError::Stopped),
+                Err(_) => return Err(ClusterError::DeadlineExceeded),
+            }
+        }
+        Ok(f(&handle.data))
+    }
+
+    /// The leader of `shard` as this node last heard (a hint for redirects and forwarding).
+    pub fn leader_of(&self, shard: ShardId) -> Option<NodeId> {
+        let id = self
+            .handle(shard)
+            .ok()?
+            .status
+            .leader
+            .load(Ordering::Acquire);
+        (id != 0).then_some(NodeId(id))
+    }
+
+    /// Whether this node believes it leads `shard`.
+    pub fn is_leader(&self, shard: ShardId) -> bool {
+        self.leader_of(shard) == Some(self.node_id())
+    }
+
+    /// Whether `shard`'s group is quiesced here (idle: no heartbeats, no election timer).
+    pub fn is_quiescent(&self, shard: ShardId) -> bool {
+        self.handle(shard)
+            .is_ok_and(|h| h.status.quiescent.load(Ordering::Acquire))
+    }
+
+    /// The index of the last entry applied to `shard`'s data here.
+    pub fn applied_index(&self, shard: ShardId) -> Option<u64> {
+        self.handle(shard).ok().map(|h| *h.applied.borrow())
+    }
+
+    /// `shard`'s data on this node (for stale reads, tests and diagnostics).
+    pub fn shard_data(&self, shard: ShardId) -> Option<Arc<ShardStore>> {
+        self.handle(shard).ok().map(|h| Arc::clone(&h.data))
+    }
+
+    /// Asks this node to campaign for leadership of `shard` now.
+    pub fn campaign(&self, shard: ShardId) -> ClusterResult<()> {
+        self.handle(shard)?;
+        self.submit(StoreMsg::Campaign(shard))
+    }
+
+    /// Stops the store loop and the apply worker of this handle's store, waiting for both.
+    /// Other handles fail with `Stopped` afterwards.
+    pub fn stop(&self) {
+        let _ = self.shared.inbox.send(StoreMsg::Stop);
+        for t in self.shared.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    fn handle(&self, shard: ShardId) -> ClusterResult<&ShardHandle> {
+        self.shared
+            .shards
+            .get(&shard)
+            .ok_or(ClusterError::UnknownShard(shard))
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.shared.cfg.request_deadline_ms)
+    }
+
+    fn submit(&self, msg: StoreMsg) -> ClusterResult<()> {
+        self.shared.inbox.try_send(msg).map_err(|e| match e {
+            TrySendError::Full(_) => ClusterError::Busy("inbox_max"),
+            TrySendError::Disconnected(_) => ClusterError::Stopped,
+        })
+    }
+}
+
+/// Waits for a reply from the store until `deadline`.
+async fn wait<T>(deadline: Instant, rx: oneshot::Receiver<T>) -> ClusterResult<T> {
+    match tokio::time::timeout_at(deadline.into(), rx).await {
+        Ok(Ok(v)) => Ok(v),
+        // The loop drops a waiter only once its deadline passed, or when it stops.
+        Ok(Err(_)) if Instant::now() >= deadline => Err(ClusterError::DeadlineExceeded),
+        Ok(Err(_)) => Err(ClusterError::Stopped),
+        Err(_) => Err(ClusterError::DeadlineExceeded),
+    }
+}
+
+/// Opens (bootstrapping if new) one shard replica.
+pub(crate) fn open_peer(
+    cfg: &StoreConfig,
+    db: &Arc<Db>,
+    spec: &ShardReplicas,
+) -> ClusterResult<(Peer, ShardHandle, ApplyTarget)> {
+    let id = spec.shard.0;
+    if !LogStore::exists(db, id)? {
+        assert!(
+            spec.nodes.contains(&cfg.node_id),
+            "shard {id}: node {} is not among its founding voters {:?}",
+            cfg.node_id,
+            spec.nodes
+        );
+        db.create_shard(id)?;
+        let mut voters = spec.nodes.clone();
+        voters.sort_unstable();
+        voters.dedup();
+        LogStore::bootstrap(
+            db,
+            id,
+            &ConfState {
+                voters,
+                ..Default::default()
+            },
+        )?;
+    }
+    let data = Arc::new(db.shard(id)?);
+    let mut log = LogStore::open(Arc::clone(db), id, cfg.entry_cache_bytes_max)?;
+    let dir = snapshot::snapshot_dir(db.path());
+    snapshot::recover_install(&data, &log, &dir, cfg.snapshot_chunk_bytes_max)
+        .map_err(|e| ClusterError::Storage(e.to_string()))?;
+    log.attach_data(Arc::clone(&data));
+    let applied = data.state().applied_index;
+    // Raft hands out committed entries after `applied`: the durable applied index of the
+    // data, never beyond the durable commit (entries up to the log's snapshot are covered).
+    let raft_applied = applied
+        .max(log.truncated_index())
+        .min(log.hard_state().commit.max(log.truncated_index()));
+    let raw = RawNode::new(&cfg.raft_config(spec.shard, raft_applied), log)
+        .map_err(ClusterError::Raft)?;
+    let status = Arc::new(PeerStatus::default());
+    let (applied_tx, applied_rx) = watch::channel(applied);
+    let peer = Peer::new(spec.shard, raw, Arc::clone(&status));
+    let handle = ShardHandle {
+        data: Arc::clone(&data),
+        applied: applied_rx,
+        status,
+    };
+    Ok((
+        peer,
+        handle,
+        ApplyTarget {
+            store: data,
+            applied: applied_tx,
+        },
+    ))
+}
+
+/// Everything one round decided for all peers: the store loop's to-do list.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Log writes of every peer, for one `WriteBatch`.
+    pub writes: Vec<LogWrite>,
+    /// Whether the batch must be synced (any peer's Ready required it).
+    pub must_sync: bool,
+    /// Messages that may go before the persist, grouped by destination node.
+    pub messages: BTreeMap<NodeId, Vec<ShardMessage>>,
+    /// Messages that go after the persist, grouped by destination node.
+    pub persisted_messages: BTreeMap<NodeId, Vec<ShardMessage>>,
+    /// Committed entries per shard for the apply worker.
+    pub applies: Vec<ApplyBatch>,
+    /// Leader snapshot messages with data, for snapshot sender threads (not the batches).
+    pub snapshots: Vec<ShardMessage>,
+}
+
+impl Outbox {
+    /// Gathers the I/O of the given Readys (their conf changes and read states stay behind
+    /// for [`Peer::on_persisted`]).
+    pub fn collect(readys: &mut [(ShardId, PeerReady)]) -> Outbox {
+        let mut out = Outbox::default();
+        for (shard, rd) in readys.iter_mut() {
+            out.writes.append(&mut rd.writes);
+            out.must_sync |= rd.must_sync;
+            for msg in rd.messages.drain(..) {
+                let sm = ShardMessage { shard: *shard, msg };
+                if is_streamed_snapshot(&sm) {
+                    out.snapshots.push(sm);
+                } else {
+                    out.messages.entry(sm.msg.to).or_default().push(sm);
+                }
+            }
+            for msg in rd.persisted_messages.drain(..) {
+                let sm = ShardMessage { shard: *shard, msg };
+                if is_streamed_snapshot(&sm) {
+                    out.snapshots.push(sm);
+                } else {
+                    out.persisted_messages
+                        .entry(sm.msg.to)
+                        .or_default()
+                        .push(sm);
+                }
+            }
+            if !rd.applies.is_empty() || rd.install.is_some() {
+                let entries = std::mem::take(&mut rd.applies);
+                out.applies.push(ApplyBatch {
+                    shard: *shard,
+                    install: rd.install.take(),
+                    entries,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Whether `sm` is a snapshot whose data must be streamed (the bootstrap snapshot, which has
+/// none, travels in a batch like any message).
+fn is_streamed_snapshot(sm: &ShardMessage) -> bool {
+    sm.msg.msg_type == MessageType::Snapshot
+        && sm.msg.snapshot.as_ref().is_some_and(|s| !s.data.is_empty())
+}
+
+/// The store loop's state; runs on its own thread.
+struct StoreLoop {
+    cfg: StoreConfig,
+    db: Arc<Db>,
+    peers: BTreeMap<ShardId, Peer>,
+    /// Every shard's data (applied index for compaction, views for snapshots).
+    data: BTreeMap<ShardId, Arc<ShardStore>>,
+    transport: Arc<dyn Transport>,
+    apply_tx: SyncSender<ApplyBatch>,
+    /// The loop's own inbox, for snapshot sender threads to report back.
+    self_tx: SyncSender<StoreMsg>,
+    /// Snapshot sender threads running. Invariant: `<= snapshot_sends_max`.
+    snapshot_sends: usize,
+    /// Sender threads started (finished ones are pruned as new ones start).
+    snapshot_threads: Vec<JoinHandle<()>>,
+    /// Set when the loop stops: sender threads give up at their next chunk.
+    cancel_snapshots: Arc<std::sync::atomic::AtomicBool>,
+    counters: Arc<Counters>,
+    inbox: Receiver<StoreMsg>,
+    /// Ticks since start.
+    ticks: u64,
+    next_read_ctx: u64,
+    /// Tick at which each other node was last heard from.
+    last_heard: HashMap<NodeId, u64>,
+    /// Nodes currently considered down.
+    down: BTreeSet<NodeId>,
+    /// Proposals gathered this round, per shard, proposed together.
+    proposals: BTreeMap<ShardId, Vec<Proposal>>,
+}
+
+impl StoreLoop {
+    /// Runs until stopped, then cancels and joins the snapshot sender threads (they hold the
+    /// database open, which a restart in the same directory needs closed).
+    fn run(&mut self) {
+        self.run_until_stop();
+        self.cancel_snapshots.store(true, Ordering::Release);
+        for t in self.snapshot_threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    fn run_until_stop(&mut self) {
+        let interval = Duration::from_millis(self.cfg.tick_interval_ms.max(1));
+        let mut next_tick = Instant::now() + interval;
+        let mut busy = false;
+        loop {
+            let wait = if busy {
+                Duration::ZERO
+            } else {
+                next_tick.saturating_duration_since(Instant::now())
+            };
+            match self.inbox.recv_timeout(wait) {
+                Ok(StoreMsg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(msg) => self.on_msg(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            for _ in 0..self.cfg.inputs_per_round_max {
+                match self.inbox.try_recv() {
+                    Ok(StoreMsg::Stop) => return,
+                    Ok(msg) => self.on_msg(msg),
+                    Err(_) => break,
+                }
+            }
+            self.flush_proposals();
+            let now = Instant::now();
+            if now >= next_tick {
+                self.on_tick(now);
+                next_tick = (next_tick + interval).max(now);
+            }
+            busy = self.run_round();
+        }
+    }
+
+    fn on_msg(&mut self, msg: StoreMsg) {
+        match msg {
+            StoreMsg::Raft { from, batch } => self.on_raft(from, batch),
+            StoreMsg::Unreachable(node) => self.on_unreachable(node, true),
+            StoreMsg::Propose { shard, proposal } => self.on_propose(shard, proposal),
+            StoreMsg::Read {
+                shard,
+                deadline,
+                responder,
+            } => self.on_read(shard, deadline, responder),
+            StoreMsg::Campaign(shard) => {
+                if let Some(peer) = self.peers.get_mut(&shard) {
+                    if let Err(e) = peer.raw_mut().campaign() {
+                        tracing::debug!(%shard, error = %e, "campaign refused");
+                    }
+                }
+            }
+            StoreMsg::SnapshotSent { shard, to, status } => {
+                self.snapshot_sends -= 1;
+                if let Some(peer) = self.peers.get_mut(&shard) {
+                    peer.raw_mut().report_snapshot(to, status);
+                }
+            }
+            StoreMsg::Stop => {}
+        }
+    }
+
+    /// Starts a sender thread streaming `sm`'s snapshot, or reports a failure at once when
+    /// `snapshot_sends_max` streams are running (Raft retries later).
+    fn start_snapshot_send(&mut self, sm: ShardMessage) {
+        let (shard, to) = (sm.shard, sm.msg.to);
+        let data = self.data.get(&shard).map(Arc::clone);
+        let Some(data) = data.filter(|_| self.snapshot_sends < self.cfg.snapshot_sends_max) else {
+            if let Some(peer) = self.peers.get_mut(&shard) {
+                peer.raw_mut().report_snapshot(to, SnapshotStatus::Failure);
+            }
+            return;
+        };
+        let job = SendJob {
+            shard,
+            to,
+            message: sm.msg,
+            data,
+            chunk_bytes_max: self.cfg.snapshot_chunk_bytes_max,
+            bytes_per_sec_max: self.cfg.snapshot_bytes_per_sec_max,
+            cancel: Arc::clone(&self.cancel_snapshots),
+        };
+        let transport = Arc::clone(&self.transport);
+        let tx = self.self_tx.clone();
+        let counters = Arc::clone(&self.counters);
+        let spawned = std::thread::Builder::new()
+            .name(format!("redraft-snap-{shard}-{to}"))
+            .spawn(move || {
+                let status = match snapshot::send(&job, transport.as_ref()) {
+                    Ok(bytes) => {
+                        counters.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%shard, %to, bytes, "snapshot sent");
+                        SnapshotStatus::Finish
+                    }
+                    Err(e) => {
+                        counters.snapshots_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(%shard, %to, error = %e, "snapshot send failed");
+                        SnapshotStatus::Failure
+                    }
+                };
+                // A stopped loop no longer cares; never block on its inbox (it joins us).
+                let _ = tx.try_send(StoreMsg::SnapshotSent { shard, to, status });
+            });
+        match spawned {
+            Ok(handle) => {
+                self.snapshot_sends += 1;
+                self.snapshot_threads.retain(|t| !t.is_finished());
+                self.snapshot_threads.push(handle);
+            }
+            Err(e) => {
+                tracing::warn!(%shard, %to, error = %e, "cannot start a snapshot sender");
+                if let Some(peer) = self.peers.get_mut(&shard) {
+                    peer.raw_mut().report_snapshot(to, SnapshotStatus::Failure);
+                }
+            }
+        }
+    }
+
+    /// Compacts the log of every shard past its thresholds (see the module docs), in one
+    /// unsynced batch: losing a compaction in a crash only keeps entries longer.
+    fn maybe_compact_logs(&mut self) {
+        let mut writes = Vec::new();
+        for (shard, peer) in &mut self.peers {
+            let Some(data) = self.data.get(shard) else {
+                continue;
+            };
+            let applied = data.state().applied_index;
+            let log = peer.raw().store();
+            let first = log.truncated_index() + 1;
+            let behind = applied.saturating_sub(first);
+            if behind < self.cfg.log_compact_entries_min
+                && log.appended_bytes() < self.cfg.log_compact_bytes_min
+            {
+                continue;
+            }
+            let to = applied.saturating_sub(self.cfg.log_compact_keep_entries);
+            match peer.raw_mut().store_mut().compact(to, &mut writes) {
+                Ok(true) => {
+                    self.counters
+                        .log_compactions
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%shard, to, "log compacted");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%shard, to, error = %e, "log compaction refused"),
+            }
+        }
+        self.persist(&writes, false);
+    }
+
+    fn on_raft(&mut self, from: NodeId, batch: Vec<ShardMessage>) {
+        self.last_heard.insert(from, self.ticks);
+        if self.down.remove(&from) {
+            tracing::info!(node = %self.cfg.node_id, peer = %from, "node is back");
+        }
+        for sm in batch {
+            let Some(peer) = self.peers.get_mut(&sm.shard) else {
+                tracing::debug!(shard = %sm.shard, %from, "message for a shard with no replica here");
+                continue;
+            };
+            if let Err(e) = peer.raw_mut().step(sm.msg) {
+                tracing::debug!(shard = %sm.shard, %from, error = %e, "message refused");
+            }
+        }
+    }
+
+    /// A node could not be reached: tell the groups shared with it (their leaders slow down
+    /// replication to it) and, if `wake`, wake them so quiesced followers notice a dead leader.
+    fn on_unreachable(&mut self, node: NodeId, wake: bool) {
+        for peer in self.peers.values_mut() {
+            if peer.other_members().contains(&node) {
+                peer.raw_mut().report_unreachable(node);
+                if wake {
+                    peer.raw_mut().wake();
+                }
+            }
+        }
+    }
+
+    fn on_propose(&mut self, shard: ShardId, proposal: Proposal) {
+        let Some(peer) = self.peers.get(&shard) else {
+            apply::fail(proposal.responder, ClusterError::UnknownShard(shard));
+            return;
+        };
+        let queued = self.proposals.get(&shard).map_or(0, Vec::len);
+        if peer.pending_count() + queued >= self.cfg.pending_requests_per_shard_max {
+            apply::fail(
+                proposal.responder,
+                ClusterError::Busy("pending_requests_per_shard_max"),
+            );
+            return;
+        }
+        self.proposals.entry(shard).or_default().push(proposal);
+    }
+
+    fn on_read(&mut self, shard: ShardId, deadline: Instant, responder: ReadResponder) {
+        let Some(peer) = self.peers.get_mut(&shard) else {
+            let _ = responder.send(Err(ClusterError::UnknownShard(shard)));
+            return;
+        };
+        if peer.pending_count() >= self.cfg.pending_requests_per_shard_max {
+            let _ = responder.send(Err(ClusterError::Busy("pending_requests_per_shard_max")));
+            return;
+        }
+        self.next_read_ctx += 1;
+        peer.read_index(
+            self.next_read_ctx.to_be_bytes().to_vec(),
+            deadline,
+            responder,
+        );
+    }
+
+    fn flush_proposals(&mut self) {
+        for (shard, batch) in std::mem::take(&mut self.proposals) {
+            if let Some(peer) = self.peers.get_mut(&shard) {
+                peer.propose(batch);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        self.ticks += 1;
+        for peer in self.peers.values_mut() {
+            peer.tick();
+            peer.expire(now);
+        }
+        let nodes = self.other_nodes();
+        if self
+            .ticks
+            .is_multiple_of(self.cfg.probe_interval_ticks.max(1))
+        {
+            for &node in &nodes {
+                if self.transport.send(node, Vec::new()).is_err() {
+                    self.on_unreachable(node, true);
+                }
+            }
+        }
+        self.maybe_compact_logs();
+        for node in nodes {
+            let heard = *self.last_heard.entry(node).or_insert(self.ticks);
+            if self.ticks - heard > self.cfg.node_down_after_ticks && self.down.insert(node) {
+                tracing::info!(node = %self.cfg.node_id, peer = %node, "node seems down; waking shared groups");
+                self.on_unreachable(node, true);
+            }
+        }
+    }
+
+    /// Every node this store shares a shard with.
+    fn other_nodes(&self) -> BTreeSet<NodeId> {
+        self.peers.values().flat_map(Peer::other_members).collect()
+    }
+
+    /// One round over every peer with a Ready: persist once, send, finish, apply. Returns
+    /// whether any peer had a Ready (so the loop polls again at once).
+    fn run_round(&mut self) -> bool {
+        let mut readys: Vec<(ShardId, PeerReady)> = self
+            .peers
+            .iter_mut()
+            .filter_map(|(shard, peer)| peer.handle_ready().map(|rd| (*shard, rd)))
+            .collect();
+        if readys.is_empty() {
+            return false;
+        }
+        let mut outbox = Outbox::collect(&mut readys);
+        for sm in std::mem::take(&mut outbox.snapshots) {
+            self.start_snapshot_send(sm);
+        }
+        self.send_all(outbox.messages);
+        self.persist(&outbox.writes, outbox.must_sync);
+        self.send_all(outbox.persisted_messages);
+        let mut conf_writes = Vec::new();
+        for (shard, rd) in &mut readys {
+            if let Some(peer) = self.peers.get_mut(shard) {
+                peer.on_persisted(rd, &mut conf_writes);
+            }
+        }
+        // Written before the entries are applied, so a durable applied index always implies
+        // a durable configuration as of it (the WAL keeps write order).
+        self.persist(&conf_writes, false);
+        for batch in outbox.applies {
+            self.apply_tx
+                .send(batch)
+                .unwrap_or_else(|_| panic!("node {}: the apply worker stopped", self.cfg.node_id));
+        }
+        true
+    }
+
+    fn send_all(&mut self, batches: BTreeMap<NodeId, Vec<ShardMessage>>) {
+        for (node, batch) in batches {
+            let shards: Vec<ShardId> = batch.iter().map(|m| m.shard).collect();
+            match self.transport.send(node, batch) {
+                Ok(()) => {}
+                Err(e) => {
+                    for shard in shards {
+                        if let Some(peer) = self.peers.get_mut(&shard) {
+                            peer.raw_mut().report_unreachable(node);
+                        }
+                    }
+                    if e == SendError::Unreachable {
+                        self.on_unreachable(node, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the round's log writes in one batch, synced if `sync`.
+    ///
+    /// # Panics
+    /// If RocksDB fails: Raft has been told nothing yet, but its in-memory log already holds
+    /// the entries, so the node stops rather than continue with a log it cannot persist.
+    fn persist(&self, writes: &[LogWrite], sync: bool) {
+        if writes.is_empty() {
+            return;
+        }
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(sync);
+        let result = log_store::stage_writes(&self.db, &mut batch, writes)
+            .and_then(|()| self.db.rocks().write_opt(batch, &opts).map_err(Into::into));
+        if let Err(e) = result {
+            panic!(
+                "node {}: persisting the Raft log failed: {e}",
+                self.cfg.node_id
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::sim::SimNetwork;
+    use storage::keys;
+
+    fn open_db(dir: &std::path::Path) -> Arc<Db> {
+        Db::open(dir, &storage::StorageConfig::default()).unwrap()
+    }
+
+    fn persist(db: &Db, writes: &[LogWrite]) {
+        let mut batch = rocksdb::WriteBatch::default();
+        log_store::stage_writes(db, &mut batch, writes).unwrap();
+        db.rocks().write(batch).unwrap();
+    }
+
+    fn log_put_at(writes: &[LogWrite], shard: u64, index: u64) -> bool {
+        let key = keys::raft_log_key(shard, index);
+        writes
+            .iter()
+            .any(|w| matches!(w, LogWrite::Put { key: k, .. } if k[..] == key[..]))
+    }
+
+    #[test]
+    fn a_round_persists_entries_then_hands_committed_ones_to_apply_with_their_proposer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        let cfg = StoreConfig::new(NodeId(1));
+        let spec = ShardReplicas {
+            shard: ShardId(5),
+            nodes: vec![NodeId(1)],
+        };
+        let (mut peer, _handle, _target) = open_peer(&cfg, &db, &spec).unwrap();
+        peer.raw_mut().campaign().unwrap();
+        // Round 1: the new leader's term and its no-op entry must be synced.
+        let mut readys = vec![(ShardId(5), peer.handle_ready().unwrap())];
+        let out = Outbox::collect(&mut readys);
+        assert!(out.must_sync);
+        assert!(log_put_at(&out.writes, 5, 2), "{:?}", out.writes);
+        assert!(out.messages.is_empty() && out.persisted_messages.is_empty());
+        persist(&db, &out.writes);
+        peer.on_persisted(&mut readys[0].1, &mut Vec::new());
+
+        let (responder, mut rx) = oneshot::channel();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let data = WriteEntry {
+            now_ms: 7,
+            ops: Vec::new(),
+        }
+        .encode();
+        peer.propose(vec![Proposal {
+            data,
+            deadline,
+            responder,
+        }]);
+        let mut handed = Vec::new();
+        for _ in 0..4 {
+            let Some(rd) = peer.handle_ready() else { break };
+            let mut readys = vec![(ShardId(5), rd)];
+            let out = Outbox::collect(&mut readys);
+            persist(&db, &out.writes);
+            peer.on_persisted(&mut readys[0].1, &mut Vec::new());
+            handed.extend(out.applies.into_iter().flat_map(|b| b.entries));
+        }
+        let mine: Vec<_> = handed.iter().filter(|e| e.responder.is_some()).collect();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].index, 3);
+        assert!(rx.try_recv().is_err(), "completed only by the apply worker");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn single_node_store_proposes_applies_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        let mut cfg = StoreConfig::new(NodeId(1));
+        cfg.tick_interval_ms = 5;
+        let shards = [
+            ShardReplicas {
+                shard: ShardId(0),
+                nodes: vec![NodeId(1)],
+            },
+            ShardReplicas {
+                shard: ShardId(1),
+                nodes: vec![NodeId(1)],
+            },
+        ];
+        let net = SimNetwork::new(1);
+        let store = Store::start(cfg, Arc::clone(&db), &shards, net.transport(NodeId(1))).unwrap();
+        net.register(NodeId(1), store.inbound());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(store.is_leader(ShardId(0)) && store.is_leader(ShardId(1))) {
+            assert!(Instant::now() < deadline, "no leader");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for i in 0..10 {
+            let entry = WriteEntry {
+                now_ms: i,
+                ops: Vec::new(),
+            };
+            let results = store.propose(ShardId(i % 2), &entry).await.unwrap();
+            assert!(results.is_empty());
+        }
+        let applied = store
+            .read_with(ShardId(0), ReadConsistency::Linearizable, |data| {
+                data.state().applied_index
+            })
+            .await
+            .unwrap();
+        assert!(
+            applied >= 7,
+            "leader no-op plus five entries, got {applied}"
+        );
+        assert_eq!(store.applied_index(ShardId(0)), Some(applied));
+        assert_eq!(store.leader_of(ShardId(1)), Some(NodeId(1)));
+        store.stop();
+        assert_eq!(
+            store
+                .propose(
+                    ShardId(0),
+                    &WriteEntry {
+                        now_ms: 0,
+                        ops: Vec::new()
+                    }
+                )
+                .await
+                .unwrap_err(),
+            ClusterError::Stopped
+        );
+    }
+}

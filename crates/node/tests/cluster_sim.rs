@@ -1,0 +1,370 @@
+//! In-process Multi-Raft clusters over the simulated network: three stores, each with its
+//! own RocksDB in a temp dir, hosting four shards of three replicas each.
+//!
+//! Every wait is bounded (polls with a deadline). Randomized parts take their seed from
+//! `SIM_SEED` (or the clock) and print it.
+
+mod cluster_common;
+
+use std::time::{Duration, Instant};
+
+use cluster_common::{entry, get, hset, incr, only_output, set, sim_seed, Cluster};
+use node::cluster::{ClusterError, ReadConsistency};
+use raft::NodeId;
+use router::ShardId;
+use storage::Output;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_applied_identically_on_every_replica() {
+    let c = Cluster::start_sim(3, 4, sim_seed());
+    for i in 0..40u64 {
+        let shard = ShardId(i % 4);
+        let round = i / 4 + 1;
+        let out = only_output(
+            c.write(shard, &set(&format!("k{i}"), &format!("v{i}")))
+                .await,
+        );
+        assert_eq!(out, Output::Ok);
+        let out = only_output(c.write(shard, &incr("counter", 2)).await);
+        assert_eq!(out, Output::Int(2 * round as i64));
+        let out = only_output(c.write(shard, &hset("h", &format!("f{i}"), "x")).await);
+        assert_eq!(out, Output::Int(1));
+    }
+    // An entry with no ops is a valid entry too (it only moves the applied index).
+    assert!(c.write(ShardId(0), &entry(1)).await.is_empty());
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+    for s in 0..4 {
+        let shard = ShardId(s);
+        let leader = c.store(c.wait_leader(shard, &[]).await);
+        let now_ms = 1_700_000_000_000;
+        let op = get("counter");
+        let value = leader
+            .read(shard, &op, now_ms, ReadConsistency::Linearizable)
+            .await;
+        assert_eq!(value.unwrap().unwrap(), Output::bulk("20"));
+        for id in c.ids() {
+            let store = c.store(id);
+            let value = store.read(shard, &op, now_ms, ReadConsistency::Stale).await;
+            assert_eq!(value.unwrap().unwrap(), Output::bulk("20"), "node {id}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_refuses_writes_and_reads_with_a_leader_hint() {
+    let c = Cluster::start_sim(3, 1, sim_seed());
+    let shard = ShardId(0);
+    let leader = c.wait_leader(shard, &[]).await;
+    let follower = c
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    let store = c.store(follower);
+    c.wait_until("follower knows the leader", || {
+        store.leader_of(shard) == Some(leader)
+    })
+    .await;
+    let err = store
+        .propose(shard, &entry(1))
+        .await
+        .expect_err("follower must refuse");
+    assert_eq!(
+        err,
+        ClusterError::NotLeader {
+            shard,
+            leader: Some(leader)
+        }
+    );
+    let err = store
+        .read_with(shard, ReadConsistency::Linearizable, |_| ())
+        .await
+        .expect_err("no follower reads");
+    assert_eq!(
+        err,
+        ClusterError::NotLeader {
+            shard,
+            leader: Some(leader)
+        }
+    );
+    assert!(store
+        .read_with(shard, ReadConsistency::Stale, |_| ())
+        .await
+        .is_ok());
+    let err = store
+        .propose(ShardId(99), &entry(1))
+        .await
+        .expect_err("unknown shard");
+    assert_eq!(err, ClusterError::UnknownShard(ShardId(99)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_leader_is_replaced_and_serves_neither_writes_nor_linearizable_reads() {
+    let c = Cluster::start_sim(3, 4, sim_seed());
+    let shard = ShardId(1);
+    for i in 0..8 {
+        c.write(ShardId(i % 4), &entry(i)).await;
+    }
+    let old = c.wait_leader(shard, &[]).await;
+    let isolated = c.store(old);
+    c.net.isolate(old);
+    let started = Instant::now();
+    // At once, while it may still believe it leads: the isolated node serves neither a write
+    // nor a linearizable read (both need a quorum), and says so within the deadline.
+    let refusals = tokio::spawn({
+        let isolated = isolated.clone();
+        async move {
+            let doomed = entry(999);
+            let (write, read) = tokio::join!(
+                isolated.propose(shard, &doomed),
+                isolated.read_with(shard, ReadConsistency::Linearizable, |_| ()),
+            );
+            (write.map(|_| ()), read, started.elapsed())
+        }
+    });
+    // Meanwhile the majority side elects a new leader.
+    let new = c.wait_leader(shard, &[old]).await;
+    assert_ne!(new, old);
+    let elected_in = started.elapsed();
+    println!("new leader {new} of shard {shard} {elected_in:?} after the cut");
+    assert!(
+        elected_in < Duration::from_secs(5),
+        "election took {elected_in:?}"
+    );
+    let (write, read, refused_in) = refusals.await.expect("refusals task");
+    println!("isolated node refused in {refused_in:?}: write {write:?}, read {read:?}");
+    let write = write.expect_err("isolated write must fail");
+    let read = read.expect_err("isolated linearizable read must fail");
+    for err in [write, read] {
+        assert!(
+            matches!(
+                err,
+                ClusterError::NotLeader { .. } | ClusterError::DeadlineExceeded
+            ),
+            "{err:?}"
+        );
+    }
+    let deadline = Duration::from_millis(c.request_deadline_ms);
+    assert!(
+        refused_in < deadline + Duration::from_secs(1),
+        "took {refused_in:?}"
+    );
+    // Writes continue on every shard through the majority side.
+    for i in 100..112 {
+        c.write_avoiding(ShardId(i % 4), &entry(i), &[old]).await;
+    }
+    // Still cut off, it still refuses.
+    let err = isolated
+        .propose(shard, &entry(1000))
+        .await
+        .expect_err("still isolated");
+    assert!(
+        matches!(
+            err,
+            ClusterError::NotLeader { .. } | ClusterError::DeadlineExceeded
+        ),
+        "{err:?}"
+    );
+    // Healed, the old leader catches up and every replica agrees.
+    c.net.recover();
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_store_recovers_from_rocksdb_and_catches_up() {
+    let mut c = Cluster::start_sim(3, 4, sim_seed());
+    for i in 0..12 {
+        c.write(ShardId(i % 4), &entry(i)).await;
+    }
+    c.wait_converged().await;
+    let victim = NodeId(3);
+    let before: Vec<u64> = (0..4)
+        .map(|s| c.store(victim).applied_index(ShardId(s)).unwrap_or(0))
+        .collect();
+    c.stop(victim);
+    for i in 12..30 {
+        c.write_avoiding(ShardId(i % 4), &entry(i), &[victim]).await;
+    }
+    c.restart(victim);
+    let after: Vec<u64> = (0..4)
+        .map(|s| c.store(victim).applied_index(ShardId(s)).unwrap_or(0))
+        .collect();
+    // The applied index comes back from RocksDB (and may already have moved on by catching up).
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a >= b),
+        "{before:?} -> {after:?}"
+    );
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+    // The restarted node takes part again: a write with it cut from one peer still commits.
+    c.net.cut(victim, NodeId(1));
+    c.write(ShardId(0), &entry(500)).await;
+    c.net.recover();
+    c.wait_converged().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_message_drops_and_partitions_lose_no_acknowledged_write() {
+    let seed = sim_seed();
+    let c = Cluster::start_sim(3, 4, seed);
+    c.net.set_drop_rate(100_000);
+    let mut rng = raft::Prng::new(seed);
+    let mut acked = [0i64; 4];
+    for i in 0..40u64 {
+        let s = rng.below(4);
+        let write = incr("counter", 1);
+        if i % 10 == 5 {
+            let victim = NodeId(1 + rng.below(3));
+            c.net.isolate(victim);
+            c.write_avoiding(ShardId(s), &write, &[victim]).await;
+            c.net.recover();
+            c.net.set_drop_rate(100_000);
+        } else {
+            c.write(ShardId(s), &write).await;
+        }
+        acked[s as usize] += 1;
+    }
+    c.net.recover();
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+    for s in 0..4u64 {
+        let shard = ShardId(s);
+        let leader = c.store(c.wait_leader(shard, &[]).await);
+        let op = get("counter");
+        let read = leader
+            .read(shard, &op, 0, ReadConsistency::Linearizable)
+            .await;
+        let value = match read.unwrap().unwrap() {
+            Output::Bulk(v) => String::from_utf8(v).unwrap().parse::<i64>().unwrap(),
+            Output::Nil => 0,
+            other => panic!("unexpected {other:?}"),
+        };
+        // A write retried after a deadline may apply twice, but none acknowledged is lost.
+        assert!(
+            value >= acked[s as usize],
+            "shard {s}: {value} < {} acknowledged",
+            acked[s as usize]
+        );
+    }
+    let stats = c.net.stats();
+    println!("seed {seed}: {stats:?}");
+    assert!(stats.dropped > 0, "the drop rate dropped something");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_groups_quiesce_and_a_quiesced_leader_cut_off_is_still_replaced() {
+    let c = Cluster::start_sim(3, 4, sim_seed());
+    for i in 0..4 {
+        c.write(ShardId(i), &entry(i)).await;
+    }
+    c.wait_converged().await;
+    c.wait_until("every replica of every shard quiesces", || {
+        c.ids()
+            .iter()
+            .all(|id| (0..4).all(|s| c.store(*id).is_quiescent(ShardId(s))))
+    })
+    .await;
+    // Quiesced followers run no election timer: only the store's failure detector (silent
+    // node, refused sends) wakes them when their leader's node goes away.
+    let shard = ShardId(2);
+    let old = c.wait_leader(shard, &[]).await;
+    c.net.isolate(old);
+    let started = Instant::now();
+    let new = c.wait_leader(shard, &[old]).await;
+    println!(
+        "quiesced shard {shard}: new leader {new} {:?} after the cut",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    c.write_avoiding(shard, &entry(50), &[old]).await;
+    c.net.recover();
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+}
+
+/// Small compaction thresholds and chunks, so a short test compacts and streams many chunks.
+fn compacting(cfg: &mut node::cluster::StoreConfig) {
+    cfg.log_compact_entries_min = 16;
+    cfg.log_compact_keep_entries = 4;
+    cfg.snapshot_chunk_bytes_max = 256;
+    cfg.snapshot_bytes_per_sec_max = 4 << 20;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot_and_recovers_after_restart() {
+    let mut c = Cluster::start_sim_with(3, 2, sim_seed(), compacting);
+    for i in 0..6u64 {
+        let shard = ShardId(i % 2);
+        c.write(shard, &set(&format!("early{i}"), "x")).await;
+        c.write(shard, &hset("h", &format!("f{i}"), "x")).await;
+    }
+    c.wait_converged().await;
+    let shard = ShardId(0);
+    let leader = c.wait_leader(shard, &[]).await;
+    let victim = c
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    let behind_at = c.store(victim).applied_index(shard).unwrap_or(0);
+    c.net.isolate(victim);
+    // Overwrites and deletes-by-overwrite too, so the snapshot must replace data, not add.
+    for i in 0..60u64 {
+        let shard = ShardId(i % 2);
+        let key = format!("k{}", i % 25);
+        c.write_avoiding(shard, &set(&key, &format!("v{i}")), &[victim])
+            .await;
+        c.write_avoiding(shard, &hset("h", &format!("g{i}"), "y"), &[victim])
+            .await;
+        c.write_avoiding(shard, &incr("n", 1), &[victim]).await;
+    }
+    let others: Vec<NodeId> = c.ids().into_iter().filter(|id| *id != victim).collect();
+    c.wait_until("the others compacted past the victim", || {
+        others
+            .iter()
+            .all(|id| c.store(*id).stats().log_compactions > 0)
+    })
+    .await;
+    assert_eq!(c.store(victim).stats().snapshots_installed, 0);
+
+    c.net.recover();
+    c.wait_converged().await;
+    let installed = c.store(victim).stats().snapshots_installed;
+    let sent: u64 = others
+        .iter()
+        .map(|id| c.store(*id).stats().snapshots_sent)
+        .sum();
+    println!("victim {victim} was at {behind_at}; snapshots installed {installed}, sent {sent}");
+    assert!(installed >= 1, "the victim must catch up by snapshot");
+    // The sender counts a stream once the receiver's answer is back, which may come just
+    // after the install.
+    c.wait_until("a leader counted a snapshot sent", || {
+        others
+            .iter()
+            .map(|id| c.store(*id).stats().snapshots_sent)
+            .sum::<u64>()
+            >= 1
+    })
+    .await;
+    assert!(c.net.stats().snapshot_chunks > 1, "streamed in chunks");
+    c.assert_replicas_identical();
+
+    // Restart the victim from its RocksDB: it recovers the installed state and keeps up.
+    c.stop(victim);
+    c.restart(victim);
+    for i in 0..10u64 {
+        c.write(ShardId(i % 2), &incr("n", 1)).await;
+    }
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+    let now_ms = 1_700_000_000_000;
+    for s in 0..2 {
+        let value = c
+            .store(victim)
+            .read(ShardId(s), &get("n"), now_ms, ReadConsistency::Stale)
+            .await;
+        assert_eq!(value.unwrap().unwrap(), Output::bulk("35"), "shard {s}");
+    }
+}
