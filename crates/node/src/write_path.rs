@@ -6,9 +6,10 @@
 //!
 //! [`LocalProposer`] is the single-node implementation: a bounded queue
 //! ([`Config::pending_writes_max`](crate::config::Config::pending_writes_max)) feeding ONE
-//! dedicated writer thread. The writer drains up to `write_batch_max` entries, applies each in
-//! queue order with [`ShardStore::apply`] at the shard's next index (no fsync), and hands the
-//! batch to a sync thread, which makes every batch applied so far durable with ONE
+//! dedicated writer thread. The writer drains up to `write_batch_max` entries and applies
+//! them, per shard in queue order, with ONE [`ShardStore::apply_batch`] at the shard's next
+//! indexes (one transaction and one atomic RocksDB write per shard and batch, no fsync), and
+//! hands the batch to a sync thread, which makes every batch applied so far durable with ONE
 //! [`Db::sync_wal`] (group commit across clients) and only then completes their replies, in
 //! order. A write is acknowledged only after an fsync that followed its apply. The writer
 //! applies the next batch while the previous one is being synced.
@@ -178,26 +179,9 @@ impl Writer {
     /// next batch is applied while the previous one is being made durable.
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.blocking_recv() {
-            let mut applied = Vec::with_capacity(self.batch_max.min(1024));
             let started = Instant::now();
-            let mut stop = None;
-            let mut next = Some(first);
-            while let Some(job) = next.take() {
-                match job {
-                    Job::Write {
-                        shard,
-                        entry,
-                        reply,
-                    } => applied.push((reply, self.apply(shard, &entry))),
-                    Job::Stop(done) => {
-                        stop = Some(done);
-                        break;
-                    }
-                }
-                if applied.len() < self.batch_max {
-                    next = rx.try_recv().ok();
-                }
-            }
+            let (group, stop) = self.drain(first, &mut rx);
+            let applied = self.apply_group(group);
             let apply_us = started.elapsed().as_micros() as u64;
             tracing::trace!(entries = applied.len(), apply_us, "applied a batch");
             let last = stop.is_some();
@@ -214,25 +198,97 @@ impl Writer {
         }
     }
 
-    fn apply(&mut self, shard: ShardId, entry: &WriteEntry) -> ProposeResult {
-        let Some((store, applied)) = self.shards.get_mut(&shard) else {
-            return Err(ProposeError::UnknownShard(shard));
-        };
-        let index = *applied + 1;
-        match store.apply(index, entry) {
-            Ok(Some(results)) => {
-                *applied = index;
-                Ok(results)
+    /// Takes `first` and whatever else is already queued, up to `batch_max` writes or a stop.
+    fn drain(
+        &self,
+        first: Job,
+        rx: &mut mpsc::Receiver<Job>,
+    ) -> (Vec<Queued>, Option<oneshot::Sender<()>>) {
+        let mut group = Vec::with_capacity(self.batch_max.min(1024));
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Write {
+                    shard,
+                    entry,
+                    reply,
+                } => group.push(Queued {
+                    shard,
+                    entry,
+                    reply,
+                }),
+                Job::Stop(done) => return (group, Some(done)),
             }
-            Ok(None) => {
-                panic!("shard {shard} already applied index {index}: the writer lost track of it")
+            if group.len() < self.batch_max {
+                next = rx.try_recv().ok();
+            }
+        }
+        (group, None)
+    }
+
+    /// Applies a drained group: the entries of each shard in queue order with ONE
+    /// [`ShardStore::apply_batch`] (one transaction, one RocksDB write incl. the applied index),
+    /// at the shard's next indexes. Replies keep queue order.
+    fn apply_group(&mut self, group: Vec<Queued>) -> Applied {
+        let mut by_shard: HashMap<ShardId, Vec<usize>> = HashMap::new();
+        for (position, queued) in group.iter().enumerate() {
+            by_shard.entry(queued.shard).or_default().push(position);
+        }
+        let mut results: Vec<Option<ProposeResult>> = group.iter().map(|_| None).collect();
+        for (shard, positions) in by_shard {
+            let entries: Vec<&WriteEntry> = positions.iter().map(|&p| &group[p].entry).collect();
+            for (position, result) in positions.into_iter().zip(self.apply(shard, &entries)) {
+                results[position] = Some(result);
+            }
+        }
+        group
+            .into_iter()
+            .zip(results)
+            .map(|(queued, result)| {
+                (
+                    queued.reply,
+                    result.expect("every queued write belongs to one shard's run"),
+                )
+            })
+            .collect()
+    }
+
+    /// Applies `entries` to `shard` as one batch; one result per entry.
+    fn apply(&mut self, shard: ShardId, entries: &[&WriteEntry]) -> Vec<ProposeResult> {
+        let Some((store, applied)) = self.shards.get_mut(&shard) else {
+            return entries
+                .iter()
+                .map(|_| Err(ProposeError::UnknownShard(shard)))
+                .collect();
+        };
+        let first = *applied + 1;
+        let indexed: Vec<(u64, &WriteEntry)> = (first..).zip(entries.iter().copied()).collect();
+        match store.apply_batch(&indexed) {
+            Ok(outcomes) => {
+                *applied += indexed.len() as u64;
+                let answer = |(index, outcome): (u64, Option<Vec<ExecResult>>)| match outcome {
+                    Some(results) => Ok(results),
+                    None => panic!(
+                        "shard {shard} already applied index {index}: the writer lost track of it"
+                    ),
+                };
+                (first..).zip(outcomes).map(answer).collect()
             }
             Err(e) => {
-                tracing::error!(shard = shard.0, index, error = %e, "applying a write entry failed");
-                Err(ProposeError::Storage(e.to_string()))
+                tracing::error!(shard = shard.0, first, entries = entries.len(), error = %e,
+                    "applying a batch of write entries failed; none of it was written");
+                let e = ProposeError::Storage(e.to_string());
+                entries.iter().map(|_| Err(e.clone())).collect()
             }
         }
     }
+}
+
+/// A write taken off the queue, waiting to be applied.
+struct Queued {
+    shard: ShardId,
+    entry: WriteEntry,
+    reply: oneshot::Sender<ProposeResult>,
 }
 
 /// The sync thread: one WAL fsync covers every batch applied so far (group commit), then the

@@ -1,5 +1,6 @@
-//! Apply throughput: entries of one `SET` (16-byte value) applied one by one, and the
-//! group-commit pattern (N applies, then one WAL fsync for all of them).
+//! Apply throughput: entries of one `SET` (16-byte value) applied one by one, the
+//! group-commit pattern (N applies, then one WAL fsync for all of them), and the writer's
+//! pattern (N entries in one `apply_batch`, then one WAL fsync).
 
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
@@ -9,6 +10,8 @@ use storage::types::string::{ExpiryChange, SetCond, StringWrite};
 use storage::{Db, StorageConfig, WriteEntry, WriteOp};
 
 const NOW_MS: u64 = 1_700_000_000_000;
+/// Entries per `apply_batch` in the batched case (a full group at -c 50 -P 16 is ~800).
+const BATCH_ENTRIES: u64 = 128;
 
 fn set_entry(i: u64) -> WriteEntry {
     let op = StringWrite::Set {
@@ -57,6 +60,24 @@ fn bench_apply(c: &mut Criterion) {
             })
         });
     }
+    group.throughput(Throughput::Elements(BATCH_ENTRIES));
+    group.bench_function(format!("apply_batch_{BATCH_ENTRIES}_then_sync_wal"), |b| {
+        b.iter_batched(
+            || {
+                let first = index + 1;
+                index += BATCH_ENTRIES;
+                (first..=index)
+                    .map(|i| (i, set_entry(i % 100_000)))
+                    .collect::<Vec<_>>()
+            },
+            |batch| {
+                let indexed: Vec<_> = batch.iter().map(|(i, e)| (*i, e)).collect();
+                shard.apply_batch(&indexed).expect("apply batch");
+                db.sync_wal().expect("sync");
+            },
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 

@@ -197,10 +197,10 @@ impl OpRng {
     }
 }
 
-/// The write transaction that applies one entry to one shard.
+/// The write transaction that applies one entry, or a batch of entries, to one shard.
 ///
 /// Writes are buffered in an ordered overlay that reads see (read-your-writes across the ops of
-/// one entry) and are committed as one RocksDB `WriteBatch` together with the shard state, so
+/// one entry and across the entries of a batch) and are committed as one RocksDB `WriteBatch` together with the shard state, so
 /// the applied index moves atomically with the data it covers.
 pub struct Txn<'a> {
     db: &'a Db,
@@ -223,6 +223,12 @@ impl<'a> Txn<'a> {
             cleared: Vec::new(),
             state,
         }
+    }
+
+    /// Moves the transaction's clock to the next entry's time, when one transaction applies a
+    /// batch of entries (each entry's ops run at the time the entry carries).
+    pub(crate) fn set_now_ms(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
     }
 
     /// Stores `value` at `key`.

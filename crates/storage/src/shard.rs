@@ -67,20 +67,46 @@ impl ShardStore {
         index: u64,
         entry: &WriteEntry,
     ) -> Result<Option<Vec<ExecResult>>, StorageError> {
+        let mut results = self.apply_batch(&[(index, entry)])?;
+        Ok(results.pop().flatten())
+    }
+
+    /// Applies a run of entries, each at its index, in ONE transaction committed as ONE atomic
+    /// write together with the shard state, whose applied index becomes the last applied
+    /// entry's index. Returns, per entry, its op results, or `None` for an entry whose index is
+    /// at or below the applied index (a replay; an index that does not rise within the batch
+    /// is treated the same way). Not synced: the caller syncs the log or the WAL.
+    ///
+    /// The outcome is exactly that of calling [`ShardStore::apply`] on each entry in order:
+    /// - Entries see the writes of earlier entries through the transaction's overlay, and
+    ///   each entry's ops run at that entry's `now_ms`; versions keep rising across entries.
+    /// - An op that fails validation writes nothing (executor rule), so later entries see the
+    ///   same data they would see after a commit per entry.
+    /// - The batch is atomic: on a storage error nothing of it is written and the applied index
+    ///   does not move, so the applied index always covers exactly the data written.
+    pub fn apply_batch(
+        &self,
+        entries: &[(u64, &WriteEntry)],
+    ) -> Result<Vec<Option<Vec<ExecResult>>>, StorageError> {
         let mut state = self.state.lock();
-        if index <= state.applied_index {
-            return Ok(None);
-        }
-        let mut txn = Txn::new(&self.db, &self.cf_name, entry.now_ms, *state);
-        let mut results = Vec::with_capacity(entry.ops.len());
-        for op in &entry.ops {
-            match op.apply(&mut txn) {
-                Err(ExecError::Storage(e)) => return Err(e),
-                result => results.push(result),
+        let mut last_index = state.applied_index;
+        let mut txn: Option<Txn<'_>> = None;
+        let mut out = Vec::with_capacity(entries.len());
+        for &(index, entry) in entries {
+            if index <= last_index {
+                out.push(None);
+                continue;
             }
+            let txn =
+                txn.get_or_insert_with(|| Txn::new(&self.db, &self.cf_name, entry.now_ms, *state));
+            txn.set_now_ms(entry.now_ms);
+            out.push(Some(apply_ops(txn, entry)?));
+            last_index = index;
         }
-        *state = txn.commit(index)?;
-        Ok(Some(results))
+        if let Some(txn) = txn {
+            *state = txn.commit(last_index)?;
+        }
+        Ok(out)
     }
 
     /// Runs `f` on a consistent point-in-time view of the shard, reading at `now_ms`.
@@ -181,5 +207,136 @@ impl ShardStore {
     /// The name of the shard's column family.
     pub fn cf_name(&self) -> &str {
         &self.cf_name
+    }
+}
+
+/// Runs the ops of one entry in order; a storage failure aborts the whole transaction.
+fn apply_ops(txn: &mut Txn<'_>, entry: &WriteEntry) -> Result<Vec<ExecResult>, StorageError> {
+    let mut results = Vec::with_capacity(entry.ops.len());
+    for op in &entry.ops {
+        match op.apply(txn) {
+            Err(ExecError::Storage(e)) => return Err(e),
+            result => results.push(result),
+        }
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::StorageConfig;
+    use crate::op::WriteOp;
+    use crate::output::Output;
+    use crate::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
+
+    fn entry(now_ms: u64, ops: Vec<StringWrite>) -> WriteEntry {
+        WriteEntry {
+            now_ms,
+            ops: ops.into_iter().map(WriteOp::String).collect(),
+        }
+    }
+
+    fn set(key: &str, value: &str, cond: SetCond, expiry: ExpiryChange) -> StringWrite {
+        StringWrite::Set {
+            key: key.into(),
+            value: value.into(),
+            cond,
+            expiry,
+            get: false,
+        }
+    }
+
+    fn incr(key: &str) -> StringWrite {
+        StringWrite::IncrBy {
+            key: key.into(),
+            delta: 1,
+        }
+    }
+
+    /// A mix of entries that read each other's writes, fail validation, and expire keys.
+    fn entries() -> Vec<WriteEntry> {
+        vec![
+            entry(
+                1_000,
+                vec![set("a", "1", SetCond::Always, ExpiryChange::Clear)],
+            ),
+            entry(1_001, vec![incr("a"), incr("a")]),
+            entry(
+                1_002,
+                vec![set("b", "x", SetCond::Always, ExpiryChange::At(1_010))],
+            ),
+            entry(
+                1_003,
+                vec![
+                    incr("b"),
+                    set("a", "z", SetCond::IfMissing, ExpiryChange::Clear),
+                ],
+            ),
+            entry(
+                1_020,
+                vec![set("b", "y", SetCond::IfMissing, ExpiryChange::Clear)],
+            ),
+        ]
+    }
+
+    fn open(dir: &std::path::Path) -> (Arc<Db>, ShardStore) {
+        let db = Db::open(dir, &StorageConfig::default()).expect("open");
+        db.create_shard(1).expect("create shard");
+        let store = db.shard(1).expect("shard");
+        (db, store)
+    }
+
+    fn get(store: &ShardStore, key: &str) -> Output {
+        let op = ReadOp::String(StringRead::Get { key: key.into() });
+        store.read(1_020, &op).expect("get")
+    }
+
+    #[test]
+    fn a_batch_applies_exactly_like_entries_one_by_one() {
+        let (one_dir, batch_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ((_db1, one), (_db2, batch)) = (open(one_dir.path()), open(batch_dir.path()));
+        let entries = entries();
+        let singles: Vec<_> = (1u64..)
+            .zip(&entries)
+            .map(|(i, e)| one.apply(i, e).unwrap())
+            .collect();
+        let indexed: Vec<_> = (1u64..).zip(&entries).collect();
+        let batched = batch.apply_batch(&indexed).unwrap();
+        // ExecError has no PartialEq: compare the results' debug forms.
+        assert_eq!(format!("{singles:?}"), format!("{batched:?}"));
+        assert!(matches!(
+            batched[3].as_ref().unwrap()[0],
+            Err(ExecError::NotInteger)
+        ));
+        assert_eq!(one.state(), batch.state());
+        assert_eq!(batch.state().applied_index, 5);
+        for key in ["a", "b"] {
+            assert_eq!(get(&one, key), get(&batch, key));
+        }
+        assert_eq!(get(&batch, "a"), Output::bulk("3"));
+        assert_eq!(get(&batch, "b"), Output::bulk("y"));
+    }
+
+    #[test]
+    fn a_batch_skips_replayed_indexes_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries();
+        {
+            let (_db, store) = open(dir.path());
+            let first: Vec<_> = (1u64..).zip(&entries[..2]).collect();
+            store.apply_batch(&first).unwrap();
+        }
+        let (_db, store) = open(dir.path());
+        assert_eq!(store.state().applied_index, 2);
+        // A replay of 1..=5: the first two are skipped, so "a" is incremented only once more.
+        let all: Vec<_> = (1u64..).zip(&entries).collect();
+        let results = store.apply_batch(&all).unwrap();
+        assert!(results[0].is_none() && results[1].is_none());
+        assert!(results[2..].iter().all(Option::is_some));
+        assert_eq!(store.state().applied_index, 5);
+        assert_eq!(get(&store, "a"), Output::bulk("3"));
+        assert!(store.apply_batch(&all).unwrap().iter().all(Option::is_none));
+        assert!(store.apply(5, &entries[0]).unwrap().is_none());
     }
 }
