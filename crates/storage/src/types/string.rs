@@ -249,6 +249,18 @@ fn set(
     expiry: ExpiryChange,
     get: bool,
 ) -> ExecResult {
+    // A plain SET needs nothing from the old record: the new string metadata replaces it
+    // whatever its type, and a replaced collection's sub-keys are stale from then on. Skipping
+    // the lookup removes a memtable search from the hottest write.
+    if cond == SetCond::Always && !get && expiry != ExpiryChange::Keep {
+        let expire_at_ms = if let ExpiryChange::At(at_ms) = expiry {
+            at_ms
+        } else {
+            0
+        };
+        write_string(txn, key, value.to_vec(), expire_at_ms);
+        return Ok(Output::Ok);
+    }
     let old = txn.meta(key)?;
     let old_value = match &old {
         Some(meta) if get && meta.kind != KeyKind::String => return Err(ExecError::WrongType),
