@@ -33,7 +33,8 @@
 //! | kind | bytes |
 //! |---|---|
 //! | string | `0x00` `expire_at_ms:u64` value-bytes |
-//! | hash, set, sorted set | kind:u8 `expire_at_ms:u64` `version:u64` `size:u64` |
+//! | hash, set | kind:u8 `expire_at_ms:u64` `version:u64` `size:u64` |
+//! | sorted set | `0x04` `expire_at_ms:u64` `version:u64` `size:u64` [`score_lo:u64` `score_hi:u64`] |
 //! | list | `0x02` `expire_at_ms:u64` `version:u64` `size:u64` `head:u64` |
 //!
 //! `expire_at_ms == 0` means no expiry. A collection's sub-keys are live only while their
@@ -41,6 +42,13 @@
 //! metadata (O(1)), and the stale sub-keys are reclaimed by the compaction filter in `gc.rs`.
 //! A list's elements occupy positions `head .. head + size`; `head` starts at
 //! [`LIST_HEAD_INITIAL`] so both ends can grow.
+//!
+//! A sorted set's `score_lo`/`score_hi` are bounds on the [`encode_score`] bytes (read as a
+//! big-endian `u64`) of its live score index records: every live record's score encodes to a
+//! value in `score_lo ..= score_hi`. They are loose (not necessarily attained) and exist so that
+//! ZPOPMIN/ZPOPMAX and rank walks seek past the deletion tombstones that earlier pops left at the
+//! ends of the index instead of skipping them one by one. Both are omitted when unbounded
+//! (`0`, `u64::MAX`), which is also what a record without them decodes to.
 //!
 //! # Raft column family (`raft`)
 //!
@@ -141,6 +149,11 @@ pub struct Meta {
     pub list_head: u64,
     /// The string's value (strings only; empty otherwise).
     pub value: Vec<u8>,
+    /// Sorted sets only: lower bound on the encoded scores (see [`encode_score`]) of the live
+    /// score index records, as a big-endian `u64`; 0 (unbounded) otherwise.
+    pub zset_score_lo: u64,
+    /// Sorted sets only: upper bound like `zset_score_lo`; `u64::MAX` (unbounded) otherwise.
+    pub zset_score_hi: u64,
 }
 
 impl Meta {
@@ -153,6 +166,8 @@ impl Meta {
             size: 0,
             list_head: 0,
             value,
+            zset_score_lo: 0,
+            zset_score_hi: u64::MAX,
         }
     }
 
@@ -170,6 +185,8 @@ impl Meta {
             size: 0,
             list_head,
             value: Vec::new(),
+            zset_score_lo: 0,
+            zset_score_hi: u64::MAX,
         }
     }
 
@@ -193,6 +210,10 @@ pub fn encode_meta(meta: &Meta) -> Vec<u8> {
     if meta.kind == KeyKind::List {
         out.extend_from_slice(&meta.list_head.to_be_bytes());
     }
+    if meta.kind == KeyKind::ZSet && (meta.zset_score_lo, meta.zset_score_hi) != (0, u64::MAX) {
+        out.extend_from_slice(&meta.zset_score_lo.to_be_bytes());
+        out.extend_from_slice(&meta.zset_score_hi.to_be_bytes());
+    }
     out
 }
 
@@ -213,6 +234,11 @@ pub fn decode_meta(bytes: &[u8]) -> Result<Meta, StorageError> {
     let version = r.u64()?;
     let size = r.u64()?;
     let list_head = if kind == KeyKind::List { r.u64()? } else { 0 };
+    let (zset_score_lo, zset_score_hi) = if kind == KeyKind::ZSet && !r.rest().is_empty() {
+        (r.u64()?, r.u64()?)
+    } else {
+        (0, u64::MAX)
+    };
     if !r.rest().is_empty() {
         return Err(StorageError::Corrupt("trailing bytes in metadata".into()));
     }
@@ -223,6 +249,8 @@ pub fn decode_meta(bytes: &[u8]) -> Result<Meta, StorageError> {
         size,
         list_head,
         value: Vec::new(),
+        zset_score_lo,
+        zset_score_hi,
     })
 }
 

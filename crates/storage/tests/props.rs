@@ -56,9 +56,10 @@ fn meta() -> impl Strategy<Value = Meta> {
         any::<u64>(),
         any::<u64>(),
         user_key(),
+        any::<(u64, u64)>(),
     )
         .prop_map(
-            |(kind, expire_at_ms, version, size, head, value)| match kind {
+            |(kind, expire_at_ms, version, size, head, value, bounds)| match kind {
                 KeyKind::String => Meta {
                     expire_at_ms,
                     ..Meta::string(value)
@@ -67,6 +68,13 @@ fn meta() -> impl Strategy<Value = Meta> {
                     expire_at_ms,
                     size,
                     list_head: head,
+                    ..Meta::collection(kind, version)
+                },
+                KeyKind::ZSet => Meta {
+                    expire_at_ms,
+                    size,
+                    zset_score_lo: bounds.0,
+                    zset_score_hi: bounds.1,
                     ..Meta::collection(kind, version)
                 },
                 _ => Meta {
@@ -116,6 +124,20 @@ proptest! {
         let bytes = keys::encode_meta(&m);
         prop_assert_eq!(keys::decode_meta(&bytes).unwrap(), m.clone());
         prop_assert_eq!(keys::peek_meta(&bytes).unwrap(), (m.kind, m.expire_at_ms));
+        if m.kind == KeyKind::ZSet {
+            // A sorted-set record written before the score bounds existed (no trailing bounds)
+            // decodes as unbounded.
+            let old = keys::encode_meta(&Meta { zset_score_lo: 0, zset_score_hi: u64::MAX, ..m.clone() });
+            prop_assert_eq!(old.len(), 25);
+            let decoded = keys::decode_meta(&old).unwrap();
+            prop_assert_eq!((decoded.zset_score_lo, decoded.zset_score_hi), (0, u64::MAX));
+        }
+    }
+
+    #[test]
+    fn score_bounds_as_integers_are_numeric_order(a in score(), b in score()) {
+        let (ea, eb) = (keys::encode_score(a), keys::encode_score(b));
+        prop_assert_eq!(u64::from_be_bytes(ea).cmp(&u64::from_be_bytes(eb)), a.partial_cmp(&b).unwrap());
     }
 
     #[test]

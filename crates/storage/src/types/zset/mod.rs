@@ -232,7 +232,7 @@ fn zadd_target(
 fn zadd(txn: &mut Txn<'_>, key: &[u8], flags: ZAddFlags, items: &[(f64, Vec<u8>)]) -> ExecResult {
     let mut meta = collection::load_or_new(txn, key, KeyKind::ZSet)?;
     let (mut added, mut changed) = (0i64, 0i64);
-    let mut last_score = None;
+    let (mut last_score, mut widened) = (None, false);
     for (score, member) in items {
         let current = if meta.size > 0 {
             score_of(&*txn, key, &meta, member)?
@@ -244,6 +244,7 @@ fn zadd(txn: &mut Txn<'_>, key: &[u8], flags: ZAddFlags, items: &[(f64, Vec<u8>)
             continue;
         };
         last_score = Some(new);
+        widened |= widen_score_bounds(&mut meta, new);
         match current {
             None => {
                 put_member(txn, key, &meta, member, None, new);
@@ -257,13 +258,25 @@ fn zadd(txn: &mut Txn<'_>, key: &[u8], flags: ZAddFlags, items: &[(f64, Vec<u8>)
             Some(_) => {}
         }
     }
-    if added > 0 {
+    if added > 0 || widened {
         txn.put_meta(key, &meta);
     }
     if flags.incr {
         return Ok(last_score.map_or(Output::Nil, Output::Double));
     }
     Ok(Output::Int(added + if flags.ch { changed } else { 0 }))
+}
+
+/// Widens the score bounds of `meta` (see `keys::Meta`) to cover `score`; whether they changed.
+fn widen_score_bounds(meta: &mut Meta, score: f64) -> bool {
+    let encoded = u64::from_be_bytes(keys::encode_score(score));
+    let (lo, hi) = (
+        meta.zset_score_lo.min(encoded),
+        meta.zset_score_hi.max(encoded),
+    );
+    let widened = (lo, hi) != (meta.zset_score_lo, meta.zset_score_hi);
+    (meta.zset_score_lo, meta.zset_score_hi) = (lo, hi);
+    widened
 }
 
 fn zrem(txn: &mut Txn<'_>, key: &[u8], members: &[Vec<u8>]) -> ExecResult {
@@ -312,7 +325,19 @@ fn pop(
         rev: max,
         limit: None,
     };
+    let mut meta = meta;
     let items = range::range_items(&*txn, key, &meta, &spec)?;
+    // The pop took the lowest (highest) records in index order, so every remaining record sorts
+    // after (before) the last one taken and its score is at least (most) that score. Tightening
+    // the bound makes the next pop seek past this pop's tombstones.
+    if let Some((_, last)) = items.last() {
+        let encoded = u64::from_be_bytes(keys::encode_score(*last));
+        if max {
+            meta.zset_score_hi = encoded;
+        } else {
+            meta.zset_score_lo = encoded;
+        }
+    }
     remove_items(txn, key, meta, &items);
     Ok(items)
 }

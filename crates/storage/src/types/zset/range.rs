@@ -213,6 +213,21 @@ fn lex_bounds(range: &LexRange) -> Option<Bounds> {
     (start < end).then_some((start, Some(end)))
 }
 
+/// Narrows score index `bounds` to the sorted set's score bounds (see `keys::Meta`), so a walk
+/// seeks past the tombstones that earlier pops left at either end of the index instead of
+/// stepping over each one. `None` when nothing can be inside.
+fn within_score_bounds(meta: &Meta, (start, end): Bounds) -> Option<(Vec<u8>, Vec<u8>)> {
+    let tag = keys::zset_score_prefix()[0];
+    let lo = [&[tag][..], &meta.zset_score_lo.to_be_bytes()].concat();
+    let hi_end = keys::prefix_end(&[&[tag][..], &meta.zset_score_hi.to_be_bytes()].concat())?;
+    let start = start.max(lo);
+    let end = match end {
+        Some(end) => end.min(hi_end),
+        None => hi_end,
+    };
+    (start < end).then_some((start, end))
+}
+
 /// Walks the score index within `bounds`, skipping `offset` and returning up to `count`
 /// elements.
 fn walk_scores(
@@ -224,13 +239,16 @@ fn walk_scores(
     (offset, count): (u64, u64),
 ) -> Result<Vec<Scored>, StorageError> {
     let prefix = keys::zset_score_prefix();
+    let mut out = Vec::new();
+    let Some((start, end)) = within_score_bounds(meta, bounds) else {
+        return Ok(out);
+    };
     let range = SubRange {
         prefix: &prefix,
-        start: Some(&bounds.0),
-        end: bounds.1.as_deref(),
+        start: Some(&start),
+        end: Some(&end),
         reverse: rev,
     };
-    let mut out = Vec::new();
     let (mut skipped, mut failure) = (0u64, None);
     if count == 0 {
         return Ok(out);
@@ -301,9 +319,12 @@ pub fn rank_of(
 ) -> Result<u64, StorageError> {
     let prefix = keys::zset_score_prefix();
     let end = keys::zset_score_sub(score, member);
+    let Some((start, end)) = within_score_bounds(meta, (prefix.to_vec(), Some(end))) else {
+        return Ok(0);
+    };
     let range = SubRange {
         prefix: &prefix,
-        start: None,
+        start: Some(&start),
         end: Some(&end),
         reverse: false,
     };

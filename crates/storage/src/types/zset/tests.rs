@@ -738,3 +738,82 @@ fn randomized_against_a_btreemap_model() {
         check_zset(&s, &model, &format!("seed {seed} step {step} after {op:?}"));
     }
 }
+
+/// Pops a large sorted set to empty from both ends: each pop must see exactly the next element
+/// in order, and the whole run stays fast because pops seek past earlier pops' tombstones.
+#[test]
+fn pops_to_empty_in_order() {
+    let n = 3000u64;
+    for max in [false, true] {
+        let mut s = TestShard::new();
+        let items: Vec<(f64, Vec<u8>)> = (0..n)
+            .map(|i| ((i % 1000) as f64, format!("m{i:05}").into_bytes()))
+            .collect();
+        let mut expected: Vec<(Vec<u8>, f64)> =
+            items.iter().map(|(sc, m)| (m.clone(), *sc)).collect();
+        expected.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        if max {
+            expected.reverse();
+        }
+        s.write(ZSetWrite::Add {
+            key: b("z"),
+            flags: ZAddFlags::default(),
+            items,
+        })
+        .unwrap();
+        for (i, (member, score)) in expected.iter().enumerate() {
+            let popped = s
+                .write(ZSetWrite::Pop {
+                    key: b("z"),
+                    max,
+                    count: None,
+                })
+                .unwrap();
+            let want = Output::Array(vec![Output::Bulk(member.clone()), Output::Double(*score)]);
+            assert_eq!(popped, want, "pop {i} (max: {max})");
+        }
+        assert!(gone(&s, "z"));
+        let empty = s.write(ZSetWrite::Pop {
+            key: b("z"),
+            max,
+            count: Some(2),
+        });
+        assert_eq!(empty.unwrap(), Output::Array(Vec::new()));
+    }
+}
+
+/// After pops tighten the score bounds, adding scores outside them (ZADD and ZINCRBY) widens
+/// them again, so ranges, ranks and later pops still see every member.
+#[test]
+fn adds_below_popped_scores_stay_visible() {
+    let mut s = TestShard::new();
+    zadd(
+        &mut s,
+        "z",
+        &[(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d")],
+    )
+    .unwrap();
+    let pop = |max| ZSetWrite::Pop {
+        key: b("z"),
+        max,
+        count: Some(1),
+    };
+    assert_eq!(s.write(pop(false)).unwrap(), pairs(&[("a", 1.0)]));
+    assert_eq!(s.write(pop(true)).unwrap(), pairs(&[("d", 4.0)]));
+    zadd(&mut s, "z", &[(0.5, "x"), (9.0, "y")]).unwrap();
+    zadd_flags(&mut s, "z", flags("incr"), &[(-10.0, "b")]).unwrap();
+    assert_eq!(
+        all(&s, "z"),
+        pairs(&[("b", -8.0), ("x", 0.5), ("c", 3.0), ("y", 9.0)])
+    );
+    let rank = s.read(ZSetRead::Rank {
+        key: b("z"),
+        member: b("c"),
+        rev: false,
+        with_score: false,
+    });
+    assert_eq!(rank.unwrap(), Output::Int(2));
+    assert_eq!(s.write(pop(false)).unwrap(), pairs(&[("b", -8.0)]));
+    assert_eq!(s.write(pop(true)).unwrap(), pairs(&[("y", 9.0)]));
+    assert_eq!(all(&s, "z"), pairs(&[("x", 0.5), ("c", 3.0)]));
+}
