@@ -204,6 +204,75 @@ pub fn subs_at_positions(
         .collect()
 }
 
+/// One live `(sub without prefix, value)` under `prefix`, picked at a seeded random point:
+/// the first element at or after a random point between the first and the last element,
+/// wrapping around to the first. `None` when the collection has no element under `prefix`.
+///
+/// Three seeks whatever the size, and the seeks land past the tombstones of earlier removals
+/// instead of stepping over all of them (as a walk to a random position would). The point is
+/// uniform over the first 8 bytes in which the first and last elements differ, so an element
+/// is picked in proportion to the gap in that byte space between it and its predecessor, not
+/// exactly uniformly (Redis's SPOP/SRANDMEMBER are not exactly uniform either: they pick a
+/// random hash bucket, then a random element of its chain). Deterministic given `rng`.
+pub fn sub_near_random_point(
+    reader: &dyn Reader,
+    key: &[u8],
+    meta: &Meta,
+    prefix: &[u8],
+    rng: &mut OpRng,
+) -> Result<Option<SubItem>, StorageError> {
+    let first_at = |start: Option<&[u8]>, reverse: bool| {
+        let mut found = None;
+        let range = SubRange {
+            prefix,
+            start,
+            end: None,
+            reverse,
+        };
+        reader.sub_scan(key, meta, range, &mut |sub, value| {
+            found = Some((sub[prefix.len()..].to_vec(), value.to_vec()));
+            false
+        })?;
+        Ok::<_, StorageError>(found)
+    };
+    let Some(first) = first_at(None, false)? else {
+        return Ok(None);
+    };
+    let Some(last) = first_at(None, true)? else {
+        return Ok(None);
+    };
+    let point = [prefix, &random_point_between(&first.0, &last.0, rng)].concat();
+    Ok(Some(first_at(Some(&point), false)?.unwrap_or(first)))
+}
+
+/// A random byte string `p` with `low <= p`, uniform over the first 8 bytes after the common
+/// prefix of `low` and `high` (`low <= high`), with trailing zero bytes stripped so that `low`
+/// itself can be hit.
+fn random_point_between(low: &[u8], high: &[u8], rng: &mut OpRng) -> Vec<u8> {
+    let common = low.iter().zip(high).take_while(|(a, b)| a == b).count();
+    let window = |bytes: &[u8]| {
+        let rest = bytes.get(common..).unwrap_or_default();
+        let mut out = [0u8; 8];
+        let n = rest.len().min(8);
+        out[..n].copy_from_slice(&rest[..n]);
+        u64::from_be_bytes(out)
+    };
+    let (from, to) = (window(low), window(high));
+    if to <= from {
+        return low.to_vec();
+    }
+    let offset = match (to - from).checked_add(1) {
+        Some(span) => rng.below(span),
+        None => rng.next_u64(),
+    };
+    let mut point = low[..common].to_vec();
+    point.extend_from_slice(&(from + offset).to_be_bytes());
+    while point.len() > common && point.last() == Some(&0) {
+        point.pop();
+    }
+    point
+}
+
 /// Every `(sub without prefix, value)` under `prefix`, in sub order.
 pub fn all_subs(
     reader: &dyn Reader,

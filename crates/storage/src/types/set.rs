@@ -158,18 +158,47 @@ fn pop(txn: &mut Txn<'_>, key: &[u8], count: Option<u64>, seed: u64) -> ExecResu
             Output::Nil
         });
     };
-    let wanted = i64::try_from(count.unwrap_or(1)).unwrap_or(i64::MAX);
-    let positions = collection::sample_positions(&mut OpRng::new(seed), meta.size, wanted);
-    let members: Vec<Vec<u8>> = collection::subs_at_positions(&*txn, key, &meta, &[], &positions)?
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
-    remove_members(txn, key, &mut meta, &members)?;
+    let wanted = count.unwrap_or(1);
+    let members: Vec<Vec<u8>> = if wanted >= meta.size {
+        // Everything goes: the key is deleted in O(1) and its members become stale.
+        let all = collection::all_subs(&*txn, key, &meta, &[])?;
+        meta.size = 0;
+        all.into_iter().map(|(m, _)| m).collect()
+    } else {
+        pick_and_remove(txn, key, &mut meta, wanted, seed)?
+    };
     collection::store_meta(txn, key, &meta);
     Ok(match count {
         Some(_) => Output::Set(members.into_iter().map(Output::Bulk).collect()),
         None => Output::bulk_or_nil(members.into_iter().next()),
     })
+}
+
+/// Removes `wanted` (< size) members picked with [`collection::sub_near_random_point`], one
+/// after the other, so each pick sees the earlier ones gone; returns them in pick order.
+fn pick_and_remove(
+    txn: &mut Txn<'_>,
+    key: &[u8],
+    meta: &mut Meta,
+    wanted: u64,
+    seed: u64,
+) -> Result<Vec<Vec<u8>>, ExecError> {
+    let mut rng = OpRng::new(seed);
+    let mut picked = Vec::new();
+    for _ in 0..wanted {
+        let Some((member, _)) = collection::sub_near_random_point(&*txn, key, meta, &[], &mut rng)?
+        else {
+            panic!(
+                "set of size {} has no member left after {} pops",
+                meta.size,
+                picked.len()
+            );
+        };
+        txn.delete_sub(key, meta, &member);
+        meta.size -= 1;
+        picked.push(member);
+    }
+    Ok(picked)
 }
 
 fn smove(txn: &mut Txn<'_>, source: &[u8], destination: &[u8], member: &[u8]) -> ExecResult {
