@@ -29,7 +29,7 @@ pub enum Error {
     /// A number of shards that cannot split the slots (0, or more than there are slots).
     #[error("cannot split {SLOT_COUNT} slots over {0} shards", SLOT_COUNT = crate::SLOT_COUNT)]
     ShardCount(u64),
-    /// A table would hold more distinct shards than [`RoutingTable::SHARDS_MAX`].
+    /// A table would hold more distinct shards than [`RoutingTable::SHARDS_MAX`](crate::RoutingTable::SHARDS_MAX).
     #[error("a routing table holds at most {max} shards", max = crate::RoutingTable::SHARDS_MAX)]
     TooManyShards,
     /// An operation named a shard that owns no slot in the table.

@@ -7,7 +7,7 @@
 //! `LogStore::snapshot` answers with metadata (index = the shard's applied index, its term, the
 //! configuration) and a small *descriptor* as the snapshot's `data` ([`descriptor`]). Raft
 //! treats it as opaque. The store loop intercepts the leader's `Snapshot` message and hands it
-//! to a sender thread ([`send`]), which streams the payload and then reports `Finish` or
+//! to a sender thread (`send`), which streams the payload and then reports `Finish` or
 //! `Failure` to Raft (`report_snapshot`).
 //!
 //! # Payload
@@ -32,14 +32,14 @@
 //! `<db>/snapshots/shard-<id>-<index>-<term>.snap.tmp`, fsyncs it, renames it to `.snap`, and
 //! only then steps the Raft message into the follower. When Raft accepts it, the follower's
 //! Ready persists the new log position (log deleted, snapshot record, conf state; synced), and
-//! the apply worker installs the staged file ([`install_staged`]): one range delete of the
+//! the apply worker installs the staged file (`install_staged`): one range delete of the
 //! shard's data, one batch per `snapshot_chunk_bytes_max` of records, and the shard state
 //! (applied index, version floor) written last; then one WAL fsync, and the file is removed.
 //!
 //! Crash safety: the install is not one atomic write, but it is redone. On restart, a shard
 //! whose log snapshot index is above its data's applied index has an unfinished install (a
 //! compaction never passes the applied index, and the data it covers is earlier in the WAL),
-//! and [`recover_install`] installs the staged file again before Raft starts. The staged file
+//! and `recover_install` installs the staged file again before Raft starts. The staged file
 //! is removed only after the installed data is synced.
 
 use std::fs::File;
