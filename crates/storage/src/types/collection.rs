@@ -210,9 +210,9 @@ pub fn subs_at_positions(
 ///
 /// Three seeks whatever the size, and the seeks land past the tombstones of earlier removals
 /// instead of stepping over all of them (as a walk to a random position would). The point is
-/// uniform over the first 8 bytes in which the first and last elements differ, so an element
-/// is picked in proportion to the gap in that byte space between it and its predecessor, not
-/// exactly uniformly (Redis's SPOP/SRANDMEMBER are not exactly uniform either: they pick a
+/// drawn per byte over the first 8 bytes in which the first and last elements differ (see
+/// `random_point_between`), so an element is picked in proportion to the gap in that space
+/// between it and its predecessor, not exactly uniformly (Redis's SPOP/SRANDMEMBER are not exactly uniform either: they pick a
 /// random hash bucket, then a random element of its chain). Deterministic given `rng`.
 pub fn sub_near_random_point(
     reader: &dyn Reader,
@@ -245,28 +245,21 @@ pub fn sub_near_random_point(
     Ok(Some(first_at(Some(&point), false)?.unwrap_or(first)))
 }
 
-/// A random byte string `p` with `low <= p`, uniform over the first 8 bytes after the common
-/// prefix of `low` and `high` (`low <= high`), with trailing zero bytes stripped so that `low`
-/// itself can be hit.
+/// A random byte string after the common prefix of `low` and `high`: each of the next 8
+/// bytes is uniform between that byte of `low` and of `high` (a missing byte counts as 0).
+/// Drawing per byte rather than over the whole 8-byte range keeps points among the bytes the
+/// members actually use: keys like `element:000123` would otherwise mostly land past the `9`s
+/// of a digit and pile every pick onto the first member of the next block.
 fn random_point_between(low: &[u8], high: &[u8], rng: &mut OpRng) -> Vec<u8> {
     let common = low.iter().zip(high).take_while(|(a, b)| a == b).count();
-    let window = |bytes: &[u8]| {
-        let rest = bytes.get(common..).unwrap_or_default();
-        let mut out = [0u8; 8];
-        let n = rest.len().min(8);
-        out[..n].copy_from_slice(&rest[..n]);
-        u64::from_be_bytes(out)
-    };
-    let (from, to) = (window(low), window(high));
-    if to <= from {
-        return low.to_vec();
-    }
-    let offset = match (to - from).checked_add(1) {
-        Some(span) => rng.below(span),
-        None => rng.next_u64(),
-    };
     let mut point = low[..common].to_vec();
-    point.extend_from_slice(&(from + offset).to_be_bytes());
+    for i in common..common + 8 {
+        let a = low.get(i).copied().unwrap_or(0);
+        let b = high.get(i).copied().unwrap_or(0);
+        let (from, to) = (a.min(b), a.max(b));
+        let byte = from + rng.below(u64::from(to - from) + 1) as u8;
+        point.push(byte);
+    }
     while point.len() > common && point.last() == Some(&0) {
         point.pop();
     }
