@@ -112,3 +112,29 @@ impl ReadOp {
         }
     }
 }
+
+/// `From` conversions from each family's ops, so callers write `op.into()`.
+macro_rules! family_ops {
+    ($($variant:ident: $write:ty, $read:ty;)*) => {$(
+        impl From<$write> for WriteOp {
+            fn from(op: $write) -> Self {
+                WriteOp::$variant(op)
+            }
+        }
+
+        impl From<$read> for ReadOp {
+            fn from(op: $read) -> Self {
+                ReadOp::$variant(op)
+            }
+        }
+    )*};
+}
+
+family_ops! {
+    String: string::StringWrite, string::StringRead;
+    Keyspace: keyspace::KeyspaceWrite, keyspace::KeyspaceRead;
+    Hash: hash::HashWrite, hash::HashRead;
+    List: list::ListWrite, list::ListRead;
+    Set: set::SetWrite, set::SetRead;
+    ZSet: zset::ZSetWrite, zset::ZSetRead;
+}

@@ -6,9 +6,11 @@
 use bytes::Bytes;
 use storage::types::collection::ScanArgs;
 use storage::types::hash::{HashPart, HashRead, HashWrite};
-use storage::{ExecError, ReadOp, WriteOp};
+use storage::ExecError;
 
-use super::{arg_f64, arg_i64, is_opt, owned, CommandSpec, Flags, KeySpec, Plan, PlanCtx};
+use super::{
+    arg_f64, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+};
 use crate::errors;
 
 const W: Flags = Flags::WRITE;
@@ -140,18 +142,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// `COUNT` of a `*SCAN` when not given, as in Redis.
 const SCAN_COUNT_DEFAULT: u64 = 10;
-
-fn read(op: HashRead) -> Result<Plan, ExecError> {
-    Ok(Plan::Read(ReadOp::Hash(op)))
-}
-
-fn write(op: HashWrite) -> Result<Plan, ExecError> {
-    Ok(Plan::Write(WriteOp::Hash(op)))
-}
-
-fn key(args: &[Bytes]) -> Vec<u8> {
-    owned(&args[1])
-}
 
 /// Field-value pairs.
 type FieldValues = Vec<(Vec<u8>, Vec<u8>)>;

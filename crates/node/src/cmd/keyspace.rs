@@ -9,7 +9,9 @@ use bytes::Bytes;
 use storage::types::keyspace::{ExpireCond, KeyspaceRead, KeyspaceWrite, TtlKind};
 use storage::{ExecError, ReadOp, WriteOp};
 
-use super::{arg_i64, is_opt, owned, CommandSpec, Flags, KeySpec, Merge, Plan, PlanCtx};
+use super::{
+    arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Merge, Plan, PlanCtx,
+};
 use crate::errors;
 
 const W: Flags = Flags::WRITE;
@@ -90,18 +92,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// `COUNT` of `SCAN` when not given, as in Redis.
 const SCAN_COUNT_DEFAULT: u64 = 10;
-
-fn read(op: KeyspaceRead) -> Result<Plan, ExecError> {
-    Ok(Plan::Read(ReadOp::Keyspace(op)))
-}
-
-fn write(op: KeyspaceWrite) -> Result<Plan, ExecError> {
-    Ok(Plan::Write(WriteOp::Keyspace(op)))
-}
-
-fn key(args: &[Bytes]) -> Vec<u8> {
-    owned(&args[1])
-}
 
 fn all_keys(args: &[Bytes]) -> Vec<Vec<u8>> {
     args[1..].iter().map(owned).collect()

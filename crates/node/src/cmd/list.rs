@@ -2,10 +2,12 @@
 
 use bytes::Bytes;
 use storage::types::list::{ListRead, ListWrite};
-use storage::{ExecError, ReadOp, WriteOp};
+use storage::ExecError;
 
 use super::set::{numkeys_at_1, parse_numkeys};
-use super::{arg_count, arg_i64, is_opt, owned, CommandSpec, Flags, KeySpec, Plan, PlanCtx};
+use super::{
+    arg_count, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+};
 use crate::errors;
 
 const R: Flags = Flags::READONLY;
@@ -178,18 +180,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse_lmpop,
     ),
 ];
-
-fn read(op: ListRead) -> Result<Plan, ExecError> {
-    Ok(Plan::Read(ReadOp::List(op)))
-}
-
-fn write(op: ListWrite) -> Result<Plan, ExecError> {
-    Ok(Plan::Write(WriteOp::List(op)))
-}
-
-fn key(args: &[Bytes]) -> Vec<u8> {
-    owned(&args[1])
-}
 
 fn push(args: &[Bytes], left: bool, only_if_exists: bool) -> Result<Plan, ExecError> {
     let elements = args[2..].iter().map(owned).collect();

@@ -232,3 +232,18 @@ pub fn is_opt(arg: &[u8], name: &str) -> bool {
 pub fn owned(arg: &Bytes) -> Vec<u8> {
     arg.to_vec()
 }
+
+/// A plan to run a read op on the shard owning the command's keys.
+pub fn read(op: impl Into<ReadOp>) -> Result<Plan, ExecError> {
+    Ok(Plan::Read(op.into()))
+}
+
+/// A plan to propose a write op to the shard owning the command's keys.
+pub fn write(op: impl Into<WriteOp>) -> Result<Plan, ExecError> {
+    Ok(Plan::Write(op.into()))
+}
+
+/// The command's first argument after its name, as an owned key.
+pub fn key(args: &[Bytes]) -> Vec<u8> {
+    owned(&args[1])
+}

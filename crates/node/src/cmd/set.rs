@@ -5,10 +5,12 @@
 
 use bytes::Bytes;
 use storage::types::set::{SetAlgebra, SetRead, SetWrite};
-use storage::{ExecError, ReadOp, WriteOp};
+use storage::ExecError;
 
 use super::hash::{parse_rand_count, parse_scan_args};
-use super::{arg_count, arg_i64, is_opt, owned, CommandSpec, Flags, KeySpec, Plan, PlanCtx};
+use super::{
+    arg_count, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+};
 use crate::errors;
 
 const R: Flags = Flags::READONLY;
@@ -182,18 +184,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse_sscan,
     ),
 ];
-
-fn read(op: SetRead) -> Result<Plan, ExecError> {
-    Ok(Plan::Read(ReadOp::Set(op)))
-}
-
-fn write(op: SetWrite) -> Result<Plan, ExecError> {
-    Ok(Plan::Write(WriteOp::Set(op)))
-}
-
-fn key(args: &[Bytes]) -> Vec<u8> {
-    owned(&args[1])
-}
 
 fn rest(args: &[Bytes], from: usize) -> Vec<Vec<u8>> {
     args[from..].iter().map(owned).collect()

@@ -5,9 +5,11 @@
 
 use bytes::Bytes;
 use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
-use storage::{ExecError, ReadOp, WriteOp};
+use storage::ExecError;
 
-use super::{arg_f64, arg_i64, is_opt, owned, CommandSpec, Flags, KeySpec, Plan, PlanCtx};
+use super::{
+    arg_f64, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+};
 use crate::errors;
 
 const WD: Flags = Flags::WRITE.with(Flags::DENYOOM);
@@ -205,18 +207,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse_setrange,
     ),
 ];
-
-fn read(op: StringRead) -> Result<Plan, ExecError> {
-    Ok(Plan::Read(ReadOp::String(op)))
-}
-
-fn write(op: StringWrite) -> Result<Plan, ExecError> {
-    Ok(Plan::Write(WriteOp::String(op)))
-}
-
-fn key(args: &[Bytes]) -> Vec<u8> {
-    owned(&args[1])
-}
 
 /// How an expiry argument is expressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

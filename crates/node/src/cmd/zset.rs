@@ -4,13 +4,14 @@ use bytes::Bytes;
 use storage::types::zset::algebra::{Aggregate, Combine, ZAlgebra};
 use storage::types::zset::range::{LexBound, LexRange, RangeBy, RangeSpec, ScoreRange};
 use storage::types::zset::{ZAddFlags, ZSetRead, ZSetWrite};
-use storage::{ExecError, ReadOp, WriteOp};
+use storage::ExecError;
 
 use super::hash::{parse_rand_count, parse_scan_args};
 use super::list::parse_mpop;
 use super::set::{numkeys_at_1, numkeys_positions, parse_intercard};
 use super::{
-    arg_count, arg_f64, arg_i64, is_opt, owned, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+    arg_count, arg_f64, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec,
+    Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -84,18 +85,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("zrandmember", -2, R, ONE, "Returns one or more random members from a sorted set.", parse_zrandmember),
     spec("zscan", -3, R, ONE, "Iterates over members and scores of a sorted set.", parse_zscan),
 ];
-
-fn read(op: ZSetRead) -> Result<Plan, ExecError> {
-    Ok(Plan::Read(ReadOp::ZSet(op)))
-}
-
-fn write(op: ZSetWrite) -> Result<Plan, ExecError> {
-    Ok(Plan::Write(WriteOp::ZSet(op)))
-}
-
-fn key(args: &[Bytes]) -> Vec<u8> {
-    owned(&args[1])
-}
 
 /// Key positions of `name destination numkeys key...`.
 fn store_keys(args: &[Bytes]) -> Vec<usize> {

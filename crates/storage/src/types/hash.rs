@@ -56,18 +56,6 @@ pub enum HashWrite {
     },
 }
 
-impl From<HashWrite> for crate::op::WriteOp {
-    fn from(op: HashWrite) -> Self {
-        crate::op::WriteOp::Hash(op)
-    }
-}
-
-impl From<HashRead> for crate::op::ReadOp {
-    fn from(op: HashRead) -> Self {
-        crate::op::ReadOp::Hash(op)
-    }
-}
-
 impl HashWrite {
     /// Applies the op.
     pub fn apply(&self, txn: &mut Txn<'_>) -> ExecResult {

@@ -97,18 +97,6 @@ pub enum ListWrite {
     },
 }
 
-impl From<ListWrite> for crate::op::WriteOp {
-    fn from(op: ListWrite) -> Self {
-        crate::op::WriteOp::List(op)
-    }
-}
-
-impl From<ListRead> for crate::op::ReadOp {
-    fn from(op: ListRead) -> Self {
-        crate::op::ReadOp::List(op)
-    }
-}
-
 impl ListWrite {
     /// Applies the op.
     pub fn apply(&self, txn: &mut Txn<'_>) -> ExecResult {

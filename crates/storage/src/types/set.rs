@@ -67,18 +67,6 @@ pub enum SetWrite {
     },
 }
 
-impl From<SetWrite> for crate::op::WriteOp {
-    fn from(op: SetWrite) -> Self {
-        crate::op::WriteOp::Set(op)
-    }
-}
-
-impl From<SetRead> for crate::op::ReadOp {
-    fn from(op: SetRead) -> Self {
-        crate::op::ReadOp::Set(op)
-    }
-}
-
 impl SetWrite {
     /// Applies the op.
     pub fn apply(&self, txn: &mut Txn<'_>) -> ExecResult {

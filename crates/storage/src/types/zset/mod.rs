@@ -100,18 +100,6 @@ pub enum ZSetWrite {
     },
 }
 
-impl From<ZSetWrite> for crate::op::WriteOp {
-    fn from(op: ZSetWrite) -> Self {
-        crate::op::WriteOp::ZSet(op)
-    }
-}
-
-impl From<ZSetRead> for crate::op::ReadOp {
-    fn from(op: ZSetRead) -> Self {
-        crate::op::ReadOp::ZSet(op)
-    }
-}
-
 impl ZSetWrite {
     /// Applies the op.
     pub fn apply(&self, txn: &mut Txn<'_>) -> ExecResult {
