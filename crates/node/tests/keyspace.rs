@@ -7,33 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use redis::{RedisResult, Value};
-
-fn cmd(con: &mut redis::Connection, args: &[&[u8]]) -> RedisResult<Value> {
-    let mut c = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-}
-
-fn ok(con: &mut redis::Connection, args: &[&[u8]]) -> Value {
-    cmd(con, args).unwrap_or_else(|e| {
-        panic!(
-            "{:?}: {e}",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        )
-    })
-}
-
-fn err(con: &mut redis::Connection, args: &[&[u8]]) -> String {
-    let e = cmd(con, args).expect_err("expected an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
-}
+use common::{cmd, err, ok};
+use redis::Value;
 
 fn int(v: Value) -> i64 {
     match v {

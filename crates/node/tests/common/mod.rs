@@ -251,3 +251,32 @@ pub fn tests_path(rel: &str) -> PathBuf {
         .join("tests")
         .join(rel)
 }
+
+/// Sends one command given as raw byte arguments (binary-safe keys and values).
+pub fn cmd(con: &mut redis::Connection, args: &[&[u8]]) -> redis::RedisResult<redis::Value> {
+    let mut c = redis::cmd(std::str::from_utf8(args[0]).expect("command names are UTF-8"));
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con)
+}
+
+/// Sends a command that must succeed; panics with the command on an error reply.
+pub fn ok(con: &mut redis::Connection, args: &[&[u8]]) -> redis::Value {
+    cmd(con, args).unwrap_or_else(|e| {
+        panic!(
+            "{:?}: {e}",
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
+        )
+    })
+}
+
+/// Sends a command that must fail; returns the error reply as `CODE detail`.
+pub fn err(con: &mut redis::Connection, args: &[&[u8]]) -> String {
+    let e = cmd(con, args).expect_err("expected an error reply");
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+        .trim()
+        .to_string()
+}
