@@ -6,8 +6,8 @@
 //! (`redis-port = 7000`, `requirepass = "secret"`); an unknown key is an error.
 //!
 //! Every limit is a field named `*_max` or `*_bytes`, documented here and in the README.
-//! Flags for the cluster issues (`--cluster`, `--shards`, `--replicas`, `--read-consistency`,
-//! `--cluster-mode`) go in their own help heading next to [`Config::port`].
+//! Cluster flags (`--cluster`, `--shards`, `--replicas`, `--read-consistency`,
+//! `--cluster-mode`, Raft timing) have their own help heading.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,27 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// One GiB, Redis's default `client-query-buffer-limit`.
 const GIB: u64 = 1 << 30;
+
+/// How reads are served (`--read-consistency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadMode {
+    /// On the leader after a ReadIndex round with a quorum: never stale.
+    Linearizable,
+    /// On the leader within its lease (no round trip); safe while clocks drift less than the
+    /// lease margin.
+    Lease,
+    /// From any replica's applied state; may be stale.
+    Stale,
+}
+
+/// What a node answers for keys whose shard it does not lead (`--cluster-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterMode {
+    /// Forward the command to the shard's leader and relay the reply.
+    Forward,
+    /// Answer `-MOVED <slot> <host>:<port>`, as Redis Cluster does.
+    Redirect,
+}
 
 /// Everything a `redraft` process is configured with.
 #[derive(Debug, Clone, Parser)]
@@ -45,8 +66,8 @@ pub struct Config {
         help_heading = "Node"
     )]
     pub data_dir: PathBuf,
-    /// Internal port for the node-to-node transport and admin API (reserved: nothing binds it
-    /// in a single-node server yet).
+    /// Internal port: the node-to-node transport (gRPC). In a cluster it must match this
+    /// node's address in `--cluster`.
     #[arg(
         long,
         env = "REDRAFT_PORT",
@@ -142,6 +163,60 @@ pub struct Config {
     /// Cap on all RocksDB memtables together, in bytes.
     #[arg(long, env = "REDRAFT_MEMTABLE_BUDGET_BYTES", default_value_t = 256 << 20, help_heading = "Storage")]
     pub memtable_budget_bytes: usize,
+
+    /// The cluster's members, `name=host:port,...` (each node's internal address). Every node
+    /// gets the same list; this node's `--node-id` must be in it. Without it the node is a
+    /// one-node cluster of itself.
+    #[arg(long, env = "REDRAFT_CLUSTER", help_heading = "Cluster")]
+    pub cluster: Option<String>,
+    /// Shards, evenly over the 16384 slots (default: 16 with `--cluster`, 1 without, so a
+    /// lone node runs every multi-key command atomically).
+    #[arg(long, env = "REDRAFT_SHARDS", help_heading = "Cluster")]
+    pub shards: Option<u64>,
+    /// Replicas of each shard (at most the number of members).
+    #[arg(
+        long,
+        env = "REDRAFT_REPLICAS",
+        default_value_t = 3,
+        help_heading = "Cluster"
+    )]
+    pub replicas: usize,
+    /// How reads are served: `linearizable` (ReadIndex round with a quorum), `lease` (the
+    /// leader's lease; relies on bounded clock drift) or `stale` (any replica's applied state).
+    #[arg(long, env = "REDRAFT_READ_CONSISTENCY", value_enum, default_value_t = ReadMode::Linearizable, help_heading = "Cluster")]
+    pub read_consistency: ReadMode,
+    /// How a node treats a key whose shard it does not lead: `forward` it to the leader, or
+    /// answer `-MOVED` (Redis Cluster clients).
+    #[arg(long, env = "REDRAFT_CLUSTER_MODE", value_enum, default_value_t = ClusterMode::Forward, help_heading = "Cluster")]
+    pub cluster_mode: ClusterMode,
+    /// Length of one Raft tick, in milliseconds.
+    #[arg(
+        long,
+        env = "REDRAFT_RAFT_TICK_MS",
+        default_value_t = 100,
+        help_heading = "Cluster"
+    )]
+    pub raft_tick_ms: u64,
+    /// Minimum election timeout, in ticks (elections start after 1-2x this).
+    #[arg(
+        long,
+        env = "REDRAFT_RAFT_ELECTION_TICKS",
+        default_value_t = 10,
+        help_heading = "Cluster"
+    )]
+    pub raft_election_ticks: u64,
+    /// How long a client request waits for its shard (a leader, a commit) before the client
+    /// gets `-TRYAGAIN` or `-CLUSTERDOWN`, in milliseconds.
+    #[arg(
+        long,
+        env = "REDRAFT_REQUEST_DEADLINE_MS",
+        default_value_t = 5_000,
+        help_heading = "Cluster"
+    )]
+    pub request_deadline_ms: u64,
+    /// Largest message on the node-to-node transport, in bytes.
+    #[arg(long, env = "REDRAFT_TRANSPORT_MESSAGE_BYTES_MAX", default_value_t = 64 << 20, help_heading = "Cluster")]
+    pub transport_message_bytes_max: usize,
 
     /// Log filter (`tracing` env-filter syntax, e.g. `info` or `node=debug,warn`).
     #[arg(

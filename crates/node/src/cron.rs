@@ -16,7 +16,7 @@ use storage::types::keyspace::{KeyspaceRead, KeyspaceWrite};
 use storage::{Output, ReadOp, WriteEntry, WriteOp};
 use tokio::sync::watch;
 
-use crate::dispatch;
+use crate::config::ReadMode;
 use crate::state::{unix_ms, Node};
 
 /// How often the cron runs, in milliseconds (Redis's default `hz 10`).
@@ -45,7 +45,11 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
                 .store(now.saturating_sub(last_commands), Ordering::Relaxed);
             last_commands = now;
         }
-        for shard in node.shard_ids() {
+        for shard in node.local_shards() {
+            // The leader removes expired keys through the log; replicas converge by applying.
+            if !node.leads(shard) {
+                continue;
+            }
             let cursor = cursors.entry(shard).or_insert(0);
             let deleted = expire_shard(&node, shard, cursor).await;
             if deleted > 0 {
@@ -60,14 +64,17 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 
 /// Deletes up to `expire_keys_per_cycle_max` expired keys of `shard`, found among at most
 /// `expire_scan_per_cycle_max` keys from the shard's rotating cursor; returns how many.
-async fn expire_shard(node: &Node, shard: ShardId, cursor: &mut u64) -> usize {
+async fn expire_shard(node: &Arc<Node>, shard: ShardId, cursor: &mut u64) -> usize {
     let sample = ReadOp::Keyspace(KeyspaceRead::SampleExpired {
         cursor: *cursor,
         visit_max: node.config.expire_scan_per_cycle_max as u64,
         count_max: node.config.expire_keys_per_cycle_max as u64,
     });
     let now_ms = unix_ms();
-    let (next, keys) = match dispatch::read(node, shard, now_ms, &sample) {
+    let local = node
+        .read_with(shard, &sample, now_ms, ReadMode::Stale)
+        .await;
+    let (next, keys) = match local {
         Ok(Output::Array(mut parts)) if parts.len() == 2 => {
             let keys = parts.pop();
             let next = parts.pop();
@@ -105,10 +112,7 @@ async fn expire_shard(node: &Node, shard: ShardId, cursor: &mut u64) -> usize {
         now_ms,
         ops: vec![WriteOp::Keyspace(KeyspaceWrite::DeleteExpired { keys })],
     };
-    let deleted = match node.proposer.propose(shard, entry).await {
-        Ok(proposal) => proposal.await,
-        Err(e) => Err(e),
-    };
+    let deleted = node.start_write(shard, &entry).await;
     match deleted.map(|mut r| r.pop()) {
         Ok(Some(Ok(Output::Int(n)))) => usize::try_from(n).unwrap_or(0),
         other => {

@@ -58,8 +58,15 @@ pub const BAD_CLIENT_NAME: &str =
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 /// A write accepted while the node shuts down.
 pub const SHUTTING_DOWN: &str = "ERR the server is shutting down";
-/// No shard serves the key on this node.
-pub const CLUSTER_DOWN: &str = "CLUSTERDOWN Hash slot not served";
+/// No reachable leader for the key's shard within the request deadline (Redis's text).
+pub const CLUSTER_DOWN: &str = "CLUSTERDOWN The cluster is down";
+/// Redis Cluster's reply for keys of one command in different slots.
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in the request don't hash to the same slot";
+
+/// A full queue in front of a shard: the client may retry.
+pub fn busy(limit: &str) -> String {
+    format!("TRYAGAIN the shard's queue is full ({limit}); retry shortly")
+}
 
 /// `HELLO` with a protocol version that is not a number.
 pub const HELLO_PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";

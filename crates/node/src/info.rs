@@ -105,7 +105,7 @@ fn rss_bytes() -> u64 {
 
 /// A RocksDB integer property summed over the data column families.
 fn rocks_property(node: &Node, name: &str) -> u64 {
-    node.shard_ids()
+    node.local_shards()
         .into_iter()
         .filter_map(|shard| {
             let cf = node.db.cf(&storage::db::shard_cf_name(shard.0)).ok()?;
@@ -157,7 +157,11 @@ fn human_bytes(n: u64) -> String {
 }
 
 fn persistence(node: &Node) -> Lines {
-    let applied: u64 = node.shards.values().map(|s| s.state().applied_index).sum();
+    let applied: u64 = node
+        .local_shards()
+        .into_iter()
+        .filter_map(|s| node.store.applied_index(s))
+        .sum();
     vec![
         ("loading", "0".into()),
         ("aof_enabled", "1".into()),

@@ -11,11 +11,15 @@ use crate::state::{unix_ms, Node};
 /// The most metadata records one `INFO keyspace` visits.
 pub const KEYS_COUNTED_MAX: u64 = 1_000_000;
 
-/// `(keys, keys with an expiry)` over every shard hosted here, live keys only.
+/// `(keys, keys with an expiry)` over every data shard with a replica here, live keys only.
 pub fn count(node: &Node) -> (u64, u64) {
     let now_ms = unix_ms();
     let (mut keys_n, mut expires_n, mut seen) = (0u64, 0u64, 0u64);
-    for store in node.shards.values() {
+    for store in node
+        .local_shards()
+        .into_iter()
+        .filter_map(|s| node.shard_data(s))
+    {
         store.with_snapshot(now_ms, |view| {
             let scanned = view.scan_metas(0, router::SLOT_COUNT - 1, None, &mut |_, raw| {
                 seen += 1;

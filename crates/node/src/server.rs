@@ -1,88 +1,158 @@
-//! The `redraft` server: opens storage, starts the write path and background tasks, accepts
-//! Redis clients, and shuts down gracefully on SIGINT or SIGTERM.
+//! The `redraft` server: opens storage, starts the Multi-Raft store, the internal transport
+//! (gRPC on `--port`) and background tasks, accepts Redis clients, and shuts down gracefully
+//! on SIGINT or SIGTERM.
 //!
 //! Shutdown order: stop accepting; tell every connection to close after the batch it is
 //! executing (so in-flight commands finish and get their replies); wait for them, up to
-//! `shutdown_grace_ms`; stop the write path, which applies and fsyncs everything it accepted;
+//! `shutdown_grace_ms`; stop the background tasks and the internal transport; stop the
+//! Multi-Raft store (every acknowledged write is already in a synced Raft log); sync the WAL;
 //! return (the process exits 0).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use parking_lot::RwLock;
-use router::{RoutingTable, ShardId};
 use storage::Db;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::clients::Clients;
-use crate::config::Config;
+use crate::cluster::{
+    GrpcTransport, GrpcTransportConfig, Store, StoreConfig, Transport, TransportService,
+};
+use crate::config::{Config, ReadMode};
+use crate::forward::{ForwardServer, Peers};
 use crate::state::{LiveConfig, Node, Stats};
-use crate::write_path::LocalProposer;
-use crate::{connection, cron, errors};
+use crate::topology::Topology;
+use crate::{connection, cron, errors, placement};
 
-/// The single shard of a single-node server, owning every slot.
-pub const SINGLE_SHARD: ShardId = ShardId(1);
-
-/// Opens the node's storage and builds the shared node state.
+/// Opens the node's storage, starts its Multi-Raft store and transport, and builds the
+/// shared node state. Must run inside the Tokio runtime (the transport's tasks live there).
 pub fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
+    let topology = Topology::from_config(&config)?;
     let db = Db::open(&config.data_dir, &config.storage())
         .with_context(|| format!("opening {}", config.data_dir.display()))?;
-    // TODO(#4): the shards and the routing table come from the cluster configuration.
-    let routing = RoutingTable::even_split(1).context("building the routing table")?;
-    let mut shards = HashMap::new();
-    for &shard in routing.shards() {
-        db.create_shard(shard.0)?;
-        shards.insert(shard, Arc::new(db.shard(shard.0)?));
-    }
-    for (shard, store) in &shards {
+    let me = topology.me;
+    let addrs = topology
+        .members
+        .iter()
+        .filter(|m| m.id != me)
+        .map(|m| (m.id, format!("http://{}", m.addr)))
+        .collect();
+    let mut transport_cfg = GrpcTransportConfig::new(me);
+    transport_cfg.message_bytes_max = config.transport_message_bytes_max;
+    let transport = GrpcTransport::new(transport_cfg, addrs, tokio::runtime::Handle::current());
+    let mut store_cfg = StoreConfig::new(me);
+    store_cfg.tick_interval_ms = config.raft_tick_ms.max(1);
+    store_cfg.election_ticks = config.raft_election_ticks.max(3);
+    store_cfg.request_deadline_ms = config.request_deadline_ms;
+    store_cfg.lease_read = config.read_consistency == ReadMode::Lease;
+    let store = Store::start(
+        store_cfg,
+        Arc::clone(&db),
+        &topology.local_shards(),
+        Arc::clone(&transport) as Arc<dyn Transport>,
+    )
+    .context("starting the Multi-Raft store")?;
+    transport.set_inbound(store.inbound());
+    for shard in store.shards() {
         tracing::info!(
             shard = shard.0,
-            applied = store.state().applied_index,
-            "shard opened"
+            applied = store.applied_index(shard).unwrap_or(0),
+            "shard replica opened"
         );
     }
-    let proposer = LocalProposer::start(
-        Arc::clone(&db),
-        shards.clone(),
-        config.pending_writes_max,
-        config.write_batch_max,
-    )?;
+    let peers = Peers::new(
+        &topology,
+        config.transport_message_bytes_max,
+        Duration::from_millis(config.request_deadline_ms),
+    );
     let live = LiveConfig {
         maxclients: AtomicUsize::new(config.maxclients),
         requirepass: RwLock::new(config.requirepass.clone().filter(|p| !p.is_empty())),
         proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
         inert: RwLock::new(HashMap::new()),
     };
+    let routing = RwLock::new(Arc::new(topology.table.clone()));
     Ok(Arc::new(Node {
         config,
         live,
         db,
-        shards,
-        routing: RwLock::new(Arc::new(routing)),
-        proposer: Arc::new(proposer),
+        topology,
+        store,
+        routing,
+        peers,
+        redis_addr: OnceLock::new(),
         clients: Clients::default(),
         stats: Stats::default(),
         started: Instant::now(),
     }))
 }
 
+/// Serves the node-to-node transport (Raft, snapshots, forwarding) on `--bind:--port`.
+async fn serve_transport(
+    node: &Arc<Node>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let addr = format!("{}:{}", node.config.bind, node.config.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding the internal port {addr}"))?;
+    let service = ForwardServer {
+        store: node.store.clone(),
+        name: node.config.node_id.clone(),
+        redis_addr: node.redis_addr.get().cloned().unwrap_or_default(),
+    };
+    let svc = TransportService::new(node.topology.me, node.store.inbound())
+        .with_node_service(Arc::new(service))
+        .into_server(node.config.transport_message_bytes_max);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let mut stop = stop;
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(svc)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "internal transport server failed");
+        }
+    }))
+}
+
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.bind, config.redis_port);
-    let node = open_node(config)?;
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
+    let node = open_node(config)?;
+    let _ = node.redis_addr.set(local.to_string());
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The transport outlives the clients: their last writes still need the other replicas.
+    let (transport_stop_tx, transport_stop_rx) = watch::channel(false);
+    let transport = serve_transport(&node, transport_stop_rx).await?;
     let cron = tokio::spawn(cron::run(Arc::clone(&node), stop_rx.clone()));
-    tracing::info!(node = %node.config.node_id, redis_addr = %local, data_dir = %node.config.data_dir.display(), "ready to accept connections");
+    let placement = tokio::spawn(placement::run(Arc::clone(&node), stop_rx.clone()));
+    tracing::info!(
+        node = %node.config.node_id,
+        redis_addr = %local,
+        internal_port = node.config.port,
+        members = node.topology.members.len(),
+        shards = node.topology.shards().len(),
+        data_dir = %node.config.data_dir.display(),
+        "ready to accept connections"
+    );
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -104,7 +174,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     wait_for_clients(&node).await;
     let _ = cron.await;
-    node.proposer.shutdown().await;
+    let _ = placement.await;
+    // Every acknowledged write is in the Raft log, synced before its reply.
+    let store = node.store.clone();
+    tokio::task::spawn_blocking(move || store.stop()).await?;
+    let _ = transport_stop_tx.send(true);
+    let _ = transport.await;
     node.db.sync_wal().context("final sync")?;
     tracing::info!("shutdown complete");
     Ok(())

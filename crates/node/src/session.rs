@@ -19,8 +19,10 @@ use storage::{ExecError, ExecResult, WriteEntry, WriteOp};
 use crate::clients::ClientInfo;
 use crate::cmd::table::{table, Entry};
 use crate::cmd::{Flags, Merge, Plan, PlanCtx};
+use crate::config::{ClusterMode, ReadMode};
 use crate::dispatch::{self, PendingWrite};
 use crate::errors;
+use crate::fanout;
 use crate::reply;
 use crate::state::{unix_ms, Node};
 
@@ -34,6 +36,9 @@ pub struct Session {
     pub authenticated: bool,
     /// Set by `QUIT`: close after writing the replies so far.
     pub quit: bool,
+    /// Set by `READONLY`: in redirect mode, reads of shards with a replica here are served
+    /// here (possibly stale) instead of redirected.
+    pub readonly: bool,
     encoder: Encoder,
     rng: OpRng,
     out: BytesMut,
@@ -51,6 +56,7 @@ impl Session {
             info,
             authenticated,
             quit: false,
+            readonly: false,
             encoder: Encoder::new(ProtocolVersion::Resp2),
             rng: OpRng::new(seed),
             out: BytesMut::with_capacity(16 * 1024),
@@ -128,29 +134,68 @@ impl Session {
             seed: self.rng.next_u64(),
             bulk_len_max: self.node.live.proto_max_bulk_len.load(Ordering::Relaxed),
         };
+        if let Some(merge) = fanout::merge_of(entry.spec) {
+            if let Some(groups) = fanout::split(&self.node, entry.spec, args) {
+                self.drain().await;
+                let result = fanout::run(&self.node, &ctx, args, parse, merge, groups).await;
+                return reply::result(&self.encoder, &mut self.out, &result);
+            }
+        }
         let result = match parse(&ctx, args) {
-            Ok(Plan::Write(op)) => match dispatch::route(&self.node, entry.spec, args) {
+            Ok(Plan::Write(op)) => match self.route(entry, args, false) {
                 Ok(shard) => return self.propose(vec![shard], ctx.now_ms, op, None).await,
                 Err(e) => Err(e),
             },
             Ok(Plan::WriteAll(op, merge)) => {
-                let shards = self.node.shard_ids();
+                let shards = self.node.topology.shards();
                 return self.propose(shards, ctx.now_ms, op, Some(merge)).await;
             }
             Ok(Plan::Read(op)) => {
                 self.drain().await;
-                dispatch::route(&self.node, entry.spec, args)
-                    .and_then(|shard| dispatch::read(&self.node, shard, ctx.now_ms, &op))
+                match self.route(entry, args, self.readonly) {
+                    Ok(shard) => {
+                        let node = Arc::clone(&self.node);
+                        node.read_with(shard, &op, ctx.now_ms, self.read_mode())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(Plan::ReadAll(op, Merge::Scan)) => {
+                self.drain().await;
+                fanout::scan(&self.node, op, ctx.now_ms).await
             }
             Ok(Plan::ReadAll(op, merge)) => {
                 self.drain().await;
-                dispatch::read_all(&self.node, ctx.now_ms, &op, merge)
+                self.node.read_all(ctx.now_ms, &op, merge).await
             }
             Ok(Plan::Reply(output)) => Ok(output),
             Err(e) => Err(e),
         };
         self.drain().await;
         reply::result(&self.encoder, &mut self.out, &result);
+    }
+
+    /// The shard of a keyed command, or the `CROSSSLOT`/`MOVED` reply.
+    fn route(
+        &self,
+        entry: Entry,
+        args: &[Bytes],
+        read_on_replica: bool,
+    ) -> Result<ShardId, ExecError> {
+        let route = dispatch::route(&self.node, entry.spec, args)?;
+        dispatch::redirect(&self.node, route, read_on_replica)?;
+        Ok(route.shard)
+    }
+
+    /// How this client's reads are served: stale on this replica for a READONLY client in
+    /// redirect mode, else as the node is configured.
+    fn read_mode(&self) -> ReadMode {
+        if self.readonly && self.node.config.cluster_mode == ClusterMode::Redirect {
+            ReadMode::Stale
+        } else {
+            self.node.config.read_consistency
+        }
     }
 
     /// Proposes `op` to each of `shards` and queues the reply.
@@ -161,7 +206,7 @@ impl Session {
         op: WriteOp,
         merge: Option<Merge>,
     ) {
-        let mut proposals = Vec::with_capacity(shards.len());
+        let mut writes = Vec::with_capacity(shards.len());
         let mut op = Some(op);
         let last = shards.len().saturating_sub(1);
         for (i, shard) in shards.into_iter().enumerate() {
@@ -172,15 +217,9 @@ impl Session {
                 now_ms,
                 ops: vec![this],
             };
-            match self.node.proposer.propose(shard, entry).await {
-                Ok(p) => proposals.push(p),
-                Err(e) => {
-                    tracing::warn!(error = %e, "write not accepted");
-                    return self.reply_error(errors::SHUTTING_DOWN).await;
-                }
-            }
+            writes.push(self.node.start_write(shard, &entry));
         }
-        self.pending.push_back(PendingWrite { proposals, merge });
+        self.pending.push_back(PendingWrite { writes, merge });
     }
 
     /// Waits for every pending write and appends their replies in order.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
@@ -11,8 +11,10 @@ use router::{RoutingTable, ShardId};
 use storage::{Db, ShardStore};
 
 use crate::clients::Clients;
+use crate::cluster::Store;
 use crate::config::Config;
-use crate::write_path::Proposer;
+use crate::forward::Peers;
+use crate::topology::Topology;
 
 /// Settings `CONFIG SET` may change while the node runs.
 #[derive(Debug)]
@@ -51,12 +53,16 @@ pub struct Node {
     pub live: LiveConfig,
     /// The node's RocksDB.
     pub db: Arc<Db>,
-    /// The shards hosted here. Invariant: every shard the routing table names is here.
-    pub shards: HashMap<ShardId, Arc<ShardStore>>,
-    /// Which shard owns each slot.
+    /// The members and the placement of every shard.
+    pub topology: Topology,
+    /// The Multi-Raft store: this node's replicas of its shards.
+    pub store: Store,
+    /// Which shard owns each slot (the metadata group's table once read).
     pub routing: RwLock<Arc<RoutingTable>>,
-    /// The write seam.
-    pub proposer: Arc<dyn Proposer>,
+    /// The other members: forwarding clients, their Redis addresses, leader hints.
+    pub peers: Peers,
+    /// Where this node's Redis clients connect (set once the listener is bound).
+    pub redis_addr: OnceLock<String>,
     /// Connected clients.
     pub clients: Clients,
     /// Counters.
@@ -66,16 +72,18 @@ pub struct Node {
 }
 
 impl Node {
-    /// The shard owning `key`'s slot (the single shard when the table is incomplete).
-    pub fn shard_for_key(&self, key: &[u8]) -> Option<ShardId> {
-        self.routing.read().shard_for_key(key)
+    /// The data shards hosted here, ascending.
+    pub fn local_shards(&self) -> Vec<ShardId> {
+        self.topology
+            .shards()
+            .into_iter()
+            .filter(|s| self.topology.hosts(*s))
+            .collect()
     }
 
-    /// Every shard hosted here, ascending.
-    pub fn shard_ids(&self) -> Vec<ShardId> {
-        let mut ids: Vec<ShardId> = self.shards.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+    /// This node's replica of `shard`'s data, if hosted here.
+    pub fn shard_data(&self, shard: ShardId) -> Option<Arc<ShardStore>> {
+        self.store.shard_data(shard)
     }
 
     /// Seconds since the node started.

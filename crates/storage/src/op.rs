@@ -83,7 +83,7 @@ impl WriteOp {
 }
 
 /// A read, grouped by Redis command family.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ReadOp {
     /// String commands.
     String(string::StringRead),

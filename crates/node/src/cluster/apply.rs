@@ -81,13 +81,7 @@ pub(crate) fn run(
         if let Some(meta) = &batch.install {
             last = Some(install(target, meta, &ctx));
         }
-        for entry in batch.entries {
-            let index = entry.index;
-            let results = apply_entry(&target.store, &entry);
-            if let Some(responder) = entry.responder {
-                // The proposer may have given up (deadline); that is fine.
-                let _ = responder.send(Ok(results));
-            }
+        if let Some(index) = apply_entries(&target.store, batch.entries) {
             last = Some(index);
         }
         if let Some(index) = last {
@@ -121,36 +115,49 @@ fn install(target: &ApplyTarget, meta: &SnapshotMetadata, ctx: &ApplyContext) ->
     state.applied_index
 }
 
-/// Applies one entry and returns its op results (empty for no-ops, conf changes and replays).
+/// Applies `entries` in one atomic write (one transaction, one RocksDB batch with the new
+/// applied index), completes their proposers, and returns the last index.
 ///
 /// # Panics
-/// If the entry does not decode or storage fails: skipping an entry would make this replica
+/// If an entry does not decode or storage fails: skipping an entry would make this replica
 /// diverge from the others, so the node stops instead (a newer entry format needs a newer
 /// binary; a storage failure needs an operator).
-fn apply_entry(store: &ShardStore, entry: &ApplyEntry) -> Vec<ExecResult> {
-    let decoded;
-    let write = match entry.kind {
-        EntryKind::Normal if !entry.data.is_empty() => {
-            decoded = WriteEntry::decode(&entry.data).unwrap_or_else(|e| {
-                panic!(
-                    "shard {}: cannot decode entry {}: {e}",
-                    store.id(),
-                    entry.index
-                )
-            });
-            &decoded
+fn apply_entries(store: &ShardStore, entries: Vec<ApplyEntry>) -> Option<u64> {
+    let last = entries.last()?.index;
+    let decoded: Vec<Option<WriteEntry>> = entries
+        .iter()
+        .map(|entry| match entry.kind {
+            EntryKind::Normal if !entry.data.is_empty() => {
+                Some(WriteEntry::decode(&entry.data).unwrap_or_else(|e| {
+                    panic!(
+                        "shard {}: cannot decode entry {}: {e}",
+                        store.id(),
+                        entry.index
+                    )
+                }))
+            }
+            _ => None,
+        })
+        .collect();
+    let batch: Vec<(u64, &WriteEntry)> = entries
+        .iter()
+        .zip(&decoded)
+        .map(|(entry, write)| (entry.index, write.as_ref().unwrap_or(&EMPTY)))
+        .collect();
+    let results = store.apply_batch(&batch).unwrap_or_else(|e| {
+        panic!(
+            "shard {}: applying entries up to {last} failed: {e}",
+            store.id()
+        )
+    });
+    for (entry, results) in entries.into_iter().zip(results) {
+        if let Some(responder) = entry.responder {
+            // The proposer may have given up (deadline); that is fine. A replayed entry
+            // (applied before a restart) has no results.
+            let _ = responder.send(Ok(results.unwrap_or_default()));
         }
-        _ => &EMPTY,
-    };
-    match store.apply(entry.index, write) {
-        Ok(Some(results)) => results,
-        Ok(None) => Vec::new(),
-        Err(e) => panic!(
-            "shard {}: applying entry {} failed: {e}",
-            store.id(),
-            entry.index
-        ),
     }
+    Some(last)
 }
 
 /// The entry applied for leader no-ops and conf changes: it only moves the applied index.

@@ -383,16 +383,38 @@ fn snapshot_chunk_from_pb(c: pb::SnapshotChunk) -> Result<SnapshotChunk, codec::
     })
 }
 
+/// What the node above the store answers on the transport: forwarded client requests and
+/// who it is. Implemented by the server (`crate::forward`); without one, both RPCs answer
+/// UNAVAILABLE.
+#[tonic::async_trait]
+pub trait NodeService: Send + Sync + 'static {
+    /// Runs a forwarded request on this node's replica of its shard.
+    async fn forward(&self, request: pb::ForwardRequest) -> pb::ForwardReply;
+    /// This node's name and Redis address.
+    fn hello(&self) -> pb::HelloReply;
+}
+
 /// The receiving side: delivers every inbound batch to the store.
 pub struct TransportService {
     inbound: Inbound,
     node_id: NodeId,
+    node: Option<Arc<dyn NodeService>>,
 }
 
 impl TransportService {
     /// A service delivering to the store behind `inbound`, for node `node_id`.
     pub fn new(node_id: NodeId, inbound: Inbound) -> Self {
-        TransportService { inbound, node_id }
+        TransportService {
+            inbound,
+            node_id,
+            node: None,
+        }
+    }
+
+    /// Serves `Forward` and `Hello` with `node`.
+    pub fn with_node_service(mut self, node: Arc<dyn NodeService>) -> Self {
+        self.node = Some(node);
+        self
     }
 
     /// The tonic service, with the inbound message size limit.
@@ -471,11 +493,21 @@ impl pb::transport_server::Transport for TransportService {
 
     async fn forward(
         &self,
-        _request: Request<pb::ForwardRequest>,
+        request: Request<pb::ForwardRequest>,
     ) -> Result<Response<pb::ForwardReply>, Status> {
-        // TODO(#4): run forwarded client commands once the server is wired to the store.
-        Err(Status::unimplemented(
-            "command forwarding is not implemented yet",
-        ))
+        match &self.node {
+            Some(node) => Ok(Response::new(node.forward(request.into_inner()).await)),
+            None => Err(Status::unavailable("this node serves no clients")),
+        }
+    }
+
+    async fn hello(
+        &self,
+        _request: Request<pb::HelloRequest>,
+    ) -> Result<Response<pb::HelloReply>, Status> {
+        match &self.node {
+            Some(node) => Ok(Response::new(node.hello())),
+            None => Err(Status::unavailable("this node serves no clients")),
+        }
     }
 }

@@ -28,9 +28,9 @@ pub mod store;
 pub mod transport;
 
 pub use error::{ClusterError, ClusterResult};
-pub use grpc::{GrpcTransport, GrpcTransportConfig, TransportService};
+pub use grpc::{GrpcTransport, GrpcTransportConfig, NodeService, TransportService};
 pub use sim::{SimNetwork, SimTransport};
-pub use store::{ReadConsistency, ShardReplicas, Store, StoreConfig, StoreStats};
+pub use store::{PendingProposal, ReadConsistency, ShardReplicas, Store, StoreConfig, StoreStats};
 pub use transport::{
     DeliverError, Inbound, SendError, ShardMessage, SnapshotChunk, SnapshotError, SnapshotSink,
     Transport,

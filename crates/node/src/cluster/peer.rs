@@ -76,6 +76,10 @@ pub struct PeerReady {
     pub applies: Vec<ApplyEntry>,
     /// A snapshot with data Raft accepted: its staged payload is installed before `applies`.
     pub install: Option<raft::SnapshotMetadata>,
+    /// Whether `applies` may go to the apply worker before this Ready's writes are durable:
+    /// every entry in it was persisted by an earlier round (it sorts below the first entry
+    /// this Ready appends), and there is no snapshot or conf change to order against.
+    pub applies_durable: bool,
     /// Committed conf changes, applied to Raft after the persist.
     conf_changes: Vec<(u64, ConfChange)>,
     /// Confirmed read points, answered after the persist.
@@ -217,6 +221,7 @@ impl Peer {
             out.must_sync = true;
             log.apply_snapshot(&snapshot.metadata, &mut out.writes);
         }
+        let first_new = rd.entries.first().map(|e| e.index);
         log.append(&rd.entries, &mut out.writes);
         if let Some(hs) = rd.hard_state {
             log.set_hard_state(hs, &mut out.writes);
@@ -227,6 +232,12 @@ impl Peer {
         for e in std::mem::take(&mut rd.committed_entries) {
             self.on_committed(e, &mut out);
         }
+        out.applies_durable = rd.snapshot.is_none()
+            && out.conf_changes.is_empty()
+            && match (first_new, out.applies.last()) {
+                (Some(first), Some(last)) => last.index < first,
+                _ => true,
+            };
         Some(out)
     }
 

@@ -12,6 +12,10 @@
 //! 6. **Finish** each peer: conf changes, confirmed reads, `advance`.
 //! 7. **Apply**: committed entries go to the apply worker (`apply.rs`), which completes the
 //!    proposers' futures once their entry is applied.
+//!    Committed entries that an earlier round already made durable here (all of them below
+//!    the first entry this Ready appends, no snapshot, no conf change) go to the worker
+//!    before step 3 instead: the contract's "apply after persist" holds for them already, and
+//!    a lone leader's replies then do not wait for the next round's fsync.
 //!
 //! Raft's own notion of "applied" is the hand-off to the apply worker (which applies in
 //! order); reads wait for the worker's applied index, published on a watch channel.
@@ -185,6 +189,8 @@ pub(crate) enum StoreMsg {
     },
     /// Campaign for leadership of a shard now.
     Campaign(ShardId),
+    /// Hand leadership of a shard to another voter.
+    Transfer { shard: ShardId, to: NodeId },
     /// A snapshot sender thread finished streaming to `to`.
     SnapshotSent {
         shard: ShardId,
@@ -359,16 +365,23 @@ impl Store {
         shard: ShardId,
         entry: &WriteEntry,
     ) -> ClusterResult<Vec<ExecResult>> {
+        self.submit_proposal(shard, entry.encode())?.wait().await
+    }
+
+    /// Hands an encoded `WriteEntry` to `shard`'s group at once (before returning), so
+    /// proposals submitted one after another by one caller are proposed in that order; the
+    /// returned [`PendingProposal`] waits for the outcome, as [`Store::propose`] describes.
+    pub fn submit_proposal(&self, shard: ShardId, data: Vec<u8>) -> ClusterResult<PendingProposal> {
         self.handle(shard)?;
         let deadline = self.deadline();
         let (responder, rx) = oneshot::channel();
         let proposal = Proposal {
-            data: entry.encode(),
+            data,
             deadline,
             responder,
         };
         self.submit(StoreMsg::Propose { shard, proposal })?;
-        wait(deadline, rx).await?
+        Ok(PendingProposal { deadline, rx })
     }
 
     /// Executes a read op on `shard` at `now_ms` with the given consistency.
@@ -447,6 +460,12 @@ impl Store {
         self.handle(shard).ok().map(|h| Arc::clone(&h.data))
     }
 
+    /// Asks this node, if it leads `shard`, to hand leadership to `to` (Raft leader transfer).
+    pub fn transfer_leader(&self, shard: ShardId, to: NodeId) -> ClusterResult<()> {
+        self.handle(shard)?;
+        self.submit(StoreMsg::Transfer { shard, to })
+    }
+
     /// Asks this node to campaign for leadership of `shard` now.
     pub fn campaign(&self, shard: ShardId) -> ClusterResult<()> {
         self.handle(shard)?;
@@ -478,6 +497,20 @@ impl Store {
             TrySendError::Full(_) => ClusterError::Busy("inbox_max"),
             TrySendError::Disconnected(_) => ClusterError::Stopped,
         })
+    }
+}
+
+/// A proposal handed to the store, waiting for its outcome.
+#[derive(Debug)]
+pub struct PendingProposal {
+    deadline: Instant,
+    rx: oneshot::Receiver<ClusterResult<Vec<ExecResult>>>,
+}
+
+impl PendingProposal {
+    /// The results once the entry is applied here, or why not (see [`Store::propose`]).
+    pub async fn wait(self) -> ClusterResult<Vec<ExecResult>> {
+        wait(self.deadline, self.rx).await?
     }
 }
 
@@ -562,8 +595,11 @@ pub struct Outbox {
     pub messages: BTreeMap<NodeId, Vec<ShardMessage>>,
     /// Messages that go after the persist, grouped by destination node.
     pub persisted_messages: BTreeMap<NodeId, Vec<ShardMessage>>,
-    /// Committed entries per shard for the apply worker.
+    /// Committed entries per shard for the apply worker, once the round's writes are durable.
     pub applies: Vec<ApplyBatch>,
+    /// Committed entries already durable here: to the apply worker before the round's persist,
+    /// so a lone leader's replies do not wait for the next round's fsync.
+    pub durable_applies: Vec<ApplyBatch>,
     /// Leader snapshot messages with data, for snapshot sender threads (not the batches).
     pub snapshots: Vec<ShardMessage>,
 }
@@ -596,12 +632,16 @@ impl Outbox {
                 }
             }
             if !rd.applies.is_empty() || rd.install.is_some() {
-                let entries = std::mem::take(&mut rd.applies);
-                out.applies.push(ApplyBatch {
+                let batch = ApplyBatch {
                     shard: *shard,
                     install: rd.install.take(),
-                    entries,
-                });
+                    entries: std::mem::take(&mut rd.applies),
+                };
+                if rd.applies_durable && batch.install.is_none() {
+                    out.durable_applies.push(batch);
+                } else {
+                    out.applies.push(batch);
+                }
             }
         }
         out
@@ -702,6 +742,13 @@ impl StoreLoop {
                 if let Some(peer) = self.peers.get_mut(&shard) {
                     if let Err(e) = peer.raw_mut().campaign() {
                         tracing::debug!(%shard, error = %e, "campaign refused");
+                    }
+                }
+            }
+            StoreMsg::Transfer { shard, to } => {
+                if let Some(peer) = self.peers.get_mut(&shard) {
+                    if let Err(e) = peer.raw_mut().transfer_leader(to) {
+                        tracing::debug!(%shard, %to, error = %e, "leader transfer refused");
                     }
                 }
             }
@@ -920,6 +967,9 @@ impl StoreLoop {
         for sm in std::mem::take(&mut outbox.snapshots) {
             self.start_snapshot_send(sm);
         }
+        for batch in std::mem::take(&mut outbox.durable_applies) {
+            self.send_apply(batch);
+        }
         self.send_all(outbox.messages);
         self.persist(&outbox.writes, outbox.must_sync);
         self.send_all(outbox.persisted_messages);
@@ -933,11 +983,16 @@ impl StoreLoop {
         // a durable configuration as of it (the WAL keeps write order).
         self.persist(&conf_writes, false);
         for batch in outbox.applies {
-            self.apply_tx
-                .send(batch)
-                .unwrap_or_else(|_| panic!("node {}: the apply worker stopped", self.cfg.node_id));
+            self.send_apply(batch);
         }
         true
+    }
+
+    /// Hands committed entries to the apply worker (waits while its queue is full).
+    fn send_apply(&self, batch: ApplyBatch) {
+        self.apply_tx
+            .send(batch)
+            .unwrap_or_else(|_| panic!("node {}: the apply worker stopped", self.cfg.node_id));
     }
 
     fn send_all(&mut self, batches: BTreeMap<NodeId, Vec<ShardMessage>>) {
@@ -1044,7 +1099,9 @@ mod tests {
             let out = Outbox::collect(&mut readys);
             persist(&db, &out.writes);
             peer.on_persisted(&mut readys[0].1, &mut Vec::new());
-            handed.extend(out.applies.into_iter().flat_map(|b| b.entries));
+            // Entries committed after an earlier round made them durable may go first.
+            let batches = out.durable_applies.into_iter().chain(out.applies);
+            handed.extend(batches.flat_map(|b| b.entries));
         }
         let mine: Vec<_> = handed.iter().filter(|e| e.responder.is_some()).collect();
         assert_eq!(mine.len(), 1);

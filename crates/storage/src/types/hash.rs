@@ -192,7 +192,7 @@ fn incr_by_float(txn: &mut Txn<'_>, key: &[u8], field: &[u8], by: f64) -> ExecRe
 }
 
 /// A hash read op.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HashRead {
     /// HGET.
     Get {
@@ -255,7 +255,7 @@ pub enum HashRead {
 }
 
 /// What HGETALL, HKEYS and HVALS return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HashPart {
     /// Fields and values, as a map (HGETALL).
     All,

@@ -142,7 +142,7 @@ impl KeyspaceWrite {
 }
 
 /// What `TTL` and friends report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TtlKind {
     /// `TTL`: remaining seconds (rounded).
     Seconds,
@@ -155,7 +155,7 @@ pub enum TtlKind {
 }
 
 /// A keyspace read op.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum KeyspaceRead {
     /// `EXISTS`, `TOUCH`: the number of existing keys, counting repeats.
     Exists {

@@ -457,7 +457,7 @@ fn mpop(txn: &mut Txn<'_>, keys: &[Vec<u8>], left: bool, count: u64) -> ExecResu
 }
 
 /// A list read op.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ListRead {
     /// LLEN.
     Len {

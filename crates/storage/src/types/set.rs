@@ -320,7 +320,7 @@ fn intersect(
 }
 
 /// A set read op.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SetRead {
     /// SCARD.
     Card {

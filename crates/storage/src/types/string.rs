@@ -140,7 +140,7 @@ impl StringWrite {
 }
 
 /// A string read op.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StringRead {
     /// `GET` (and `GETEX` without options).
     Get {

@@ -378,7 +378,7 @@ fn scored_output(items: Vec<Scored>, with_scores: bool) -> Output {
 }
 
 /// A sorted-set read op.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ZSetRead {
     /// ZCARD.
     Card {

@@ -1,0 +1,176 @@
+//! The node's cluster housekeeping, every [`PLACEMENT_PERIOD_MS`]:
+//!
+//! - **Members**: asks every other member `Hello` until it answers, then every
+//!   [`HELLO_REFRESH_PERIODS`] periods, to learn its Redis address (for `-MOVED` and the
+//!   `CLUSTER` replies) and whether it is up.
+//! - **Leaders**: a shard with no known leader whose preferred leader is this node campaigns
+//!   at once (no waiting out an election timeout at startup); a shard this node leads whose
+//!   preferred leader is up gets its leadership transferred there. So leaders spread evenly
+//!   over the nodes, and return to a restarted node.
+//! - **Routing table**: the metadata group's leader writes the bootstrap table under
+//!   [`ROUTING_KEY`] if it is absent (`SET NX` through the metadata log); every node reads the
+//!   table from its own replica and routes by it from then on. A table that differs from this
+//!   node's flags is logged: the replicated one wins.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use raft::NodeId;
+use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
+use storage::{Output, ReadOp, WriteEntry, WriteOp};
+use tokio::sync::watch;
+
+use crate::config::ReadMode;
+use crate::state::{unix_ms, Node};
+use crate::topology::{decode_table, encode_table, META_SHARD};
+
+/// How often the housekeeping runs, in milliseconds.
+pub const PLACEMENT_PERIOD_MS: u64 = 500;
+/// Periods between `Hello`s to a member that answered before.
+pub const HELLO_REFRESH_PERIODS: u64 = 10;
+/// A member not heard from for this long is treated as down (no leadership sent its way).
+pub const MEMBER_UP_FOR: Duration = Duration::from_secs(3);
+/// The metadata group's key holding the routing table.
+pub const ROUTING_KEY: &[u8] = b"routing";
+
+/// Runs until `stop` turns true.
+pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(PLACEMENT_PERIOD_MS));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen: HashMap<NodeId, Instant> = HashMap::new();
+    let mut period: u64 = 0;
+    let mut table_written = false;
+    let mut mismatch_logged = false;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        greet(&node, &mut seen, period).await;
+        balance_leaders(&node, &seen);
+        if !table_written && node.leads(META_SHARD) {
+            table_written = write_table(&node).await;
+        }
+        read_table(&node, &mut mismatch_logged).await;
+        period += 1;
+    }
+}
+
+/// Sends `Hello` to members not yet heard from (or due a refresh).
+async fn greet(node: &Node, seen: &mut HashMap<NodeId, Instant>, period: u64) {
+    for member in &node.topology.members {
+        if member.id == node.topology.me {
+            continue;
+        }
+        let known = node.peers.redis_addr(member.id).is_some();
+        if known && !period.is_multiple_of(HELLO_REFRESH_PERIODS) {
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), node.peers.hello(member.id)).await {
+            Ok(Some(reply)) if reply.node == member.id.0 => {
+                if !known {
+                    tracing::info!(node = %member.name, redis_addr = %reply.redis_addr, "member up");
+                }
+                node.peers.learn_redis_addr(member.id, reply.redis_addr);
+                seen.insert(member.id, Instant::now());
+            }
+            Ok(Some(reply)) => tracing::error!(
+                node = %member.name,
+                answered_as = %reply.name,
+                "a different node answers at this member's address"
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Campaigns for leaderless shards preferring this node; hands shards to their preferred
+/// leader when it is up.
+fn balance_leaders(node: &Node, seen: &HashMap<NodeId, Instant>) {
+    let me = node.topology.me;
+    let up = |id: NodeId| id == me || seen.get(&id).is_some_and(|t| t.elapsed() < MEMBER_UP_FOR);
+    let mut shards = node.local_shards();
+    shards.push(META_SHARD);
+    for shard in shards {
+        let preferred = if shard == META_SHARD {
+            node.topology.members.first().map(|m| m.id)
+        } else {
+            node.topology.replicas(shard).first().copied()
+        };
+        let Some(preferred) = preferred else { continue };
+        match node.store.leader_of(shard) {
+            None if preferred == me => {
+                let _ = node.store.campaign(shard);
+            }
+            Some(leader) if leader == me && preferred != me && up(preferred) => {
+                tracing::debug!(%shard, to = %preferred, "moving leadership to the preferred replica");
+                let _ = node.store.transfer_leader(shard, preferred);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Writes the bootstrap routing table into the metadata group unless one is there already.
+async fn write_table(node: &Arc<Node>) -> bool {
+    let op = StringWrite::Set {
+        key: ROUTING_KEY.to_vec(),
+        value: encode_table(&node.topology.table).into_bytes(),
+        cond: SetCond::IfMissing,
+        expiry: ExpiryChange::Clear,
+        get: false,
+    };
+    let entry = WriteEntry {
+        now_ms: unix_ms(),
+        ops: vec![WriteOp::String(op)],
+    };
+    match node.start_write(META_SHARD, &entry).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "writing the routing table failed; will retry");
+            false
+        }
+    }
+}
+
+/// Adopts the metadata group's routing table (as applied on this node's replica).
+async fn read_table(node: &Node, mismatch_logged: &mut bool) {
+    let op = ReadOp::String(StringRead::Get {
+        key: ROUTING_KEY.to_vec(),
+    });
+    let Ok(Output::Bulk(text)) = node
+        .read_with(META_SHARD, &op, unix_ms(), ReadMode::Stale)
+        .await
+    else {
+        return;
+    };
+    let table = match std::str::from_utf8(&text)
+        .map_err(anyhow::Error::from)
+        .and_then(decode_table)
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "the metadata group's routing table is unreadable");
+            return;
+        }
+    };
+    if table != node.topology.table && !*mismatch_logged {
+        *mismatch_logged = true;
+        tracing::error!(
+            "the cluster's routing table differs from this node's --shards; routing by the \
+             cluster's table (restart this node with the same flags as the others)"
+        );
+    }
+    let current = node.routing.read().clone();
+    if *current != table {
+        tracing::info!(
+            epoch = table.epoch(),
+            "routing table updated from the metadata group"
+        );
+        *node.routing.write() = Arc::new(table);
+    }
+}
