@@ -161,6 +161,17 @@ impl Session {
                     Err(e) => Err(e),
                 }
             }
+            Ok(Plan::ReadAt(slot, op)) => {
+                self.drain().await;
+                match self.route_slot(slot) {
+                    Ok(shard) => {
+                        let node = Arc::clone(&self.node);
+                        node.read_with(shard, &op, ctx.now_ms, self.read_mode())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Ok(Plan::ReadAll(op, Merge::Scan)) => {
                 self.drain().await;
                 fanout::scan(&self.node, op, ctx.now_ms).await
@@ -186,6 +197,22 @@ impl Session {
         let route = dispatch::route(&self.node, entry.spec, args)?;
         dispatch::redirect(&self.node, route, read_on_replica)?;
         Ok(route.shard)
+    }
+
+    /// The shard owning `slot`, or the `MOVED` reply.
+    fn route_slot(&self, slot: router::Slot) -> Result<ShardId, ExecError> {
+        let shard = self
+            .node
+            .routing
+            .read()
+            .shard_for_slot(slot)
+            .ok_or_else(|| ExecError::Reply(errors::CLUSTER_DOWN.into()))?;
+        let route = dispatch::Route {
+            shard,
+            slot: Some(slot),
+        };
+        dispatch::redirect(&self.node, route, self.readonly)?;
+        Ok(shard)
     }
 
     /// How this client's reads are served: stale on this replica for a READONLY client in

@@ -165,6 +165,8 @@ pub enum Plan {
     Read(ReadOp),
     /// Propose a write op to the shard that owns the command's keys.
     Write(WriteOp),
+    /// Execute a read op on the shard owning `slot` (CLUSTER COUNTKEYSINSLOT, GETKEYSINSLOT).
+    ReadAt(router::Slot, ReadOp),
     /// Execute a read op on every shard and merge the results (KEYS, SCAN, DBSIZE, RANDOMKEY).
     ReadAll(ReadOp, Merge),
     /// Propose a write op to every shard (FLUSHDB, FLUSHALL).
