@@ -10,6 +10,7 @@
 //! `COMMANDS`, add the op and its executor in `storage::types::<group>`, and test it in the
 //! group's black-box test.
 
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod hash;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use storage::ExecResult;
 
-use super::{connection, hash, keyspace, list, server, set, string, zset, CommandSpec};
+use super::{cluster, connection, hash, keyspace, list, server, set, string, zset, CommandSpec};
 use crate::session::Session;
 
 /// Runs a command the node answers itself (flag `LOCAL`), with the connection's state.
@@ -33,9 +33,10 @@ pub struct CommandTable {
 
 impl CommandTable {
     fn build() -> CommandTable {
-        let families: [(&'static [CommandSpec], Option<LocalFn>); 8] = [
+        let families: [(&'static [CommandSpec], Option<LocalFn>); 9] = [
             (connection::COMMANDS, Some(connection::run)),
             (server::COMMANDS, Some(server::run)),
+            (cluster::COMMANDS, Some(cluster::run)),
             (string::COMMANDS, None),
             (keyspace::COMMANDS, None),
             (hash::COMMANDS, None),

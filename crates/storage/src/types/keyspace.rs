@@ -4,6 +4,10 @@
 //! with [`Meta::is_expired`]); they are physically removed by [`KeyspaceWrite::DeleteExpired`]
 //! or by any write that replaces them.
 //!
+//! `CLUSTER COUNTKEYSINSLOT` and `GETKEYSINSLOT` ([`KeyspaceRead::CountKeysInSlot`],
+//! [`KeyspaceRead::KeysInSlot`]) are prefix scans of one slot's metadata: every key starts
+//! with its 2-byte slot.
+//!
 //! # `SCAN` cursor (per shard)
 //!
 //! Keys are visited in metadata-key order: by slot, then by user-key bytes. A cursor is
@@ -208,6 +212,19 @@ pub enum KeyspaceRead {
         /// Keys to return at most.
         count_max: u64,
     },
+    /// `CLUSTER COUNTKEYSINSLOT`: the number of live keys in `slot` (O(keys in the slot): a
+    /// prefix scan of the slot's metadata).
+    CountKeysInSlot {
+        /// The slot, `0..=16383`.
+        slot: u16,
+    },
+    /// `CLUSTER GETKEYSINSLOT`: up to `count` live keys of `slot`, in key order.
+    KeysInSlot {
+        /// The slot, `0..=16383`.
+        slot: u16,
+        /// Keys to return at most.
+        count: u64,
+    },
 }
 
 impl KeyspaceRead {
@@ -253,6 +270,24 @@ impl KeyspaceRead {
                 visit_max,
                 count_max,
             } => sample_expired(reader, *cursor, *visit_max, *count_max),
+            KeyspaceRead::CountKeysInSlot { slot } => {
+                let mut count = 0;
+                visit_live_in_slot(reader, *slot, &mut |_| {
+                    count += 1;
+                    true
+                })?;
+                Ok(Output::Int(count))
+            }
+            KeyspaceRead::KeysInSlot { slot, count } => {
+                let mut found = Vec::new();
+                if *count > 0 {
+                    visit_live_in_slot(reader, *slot, &mut |user_key| {
+                        found.push(Output::bulk(user_key));
+                        (found.len() as u64) < *count
+                    })?;
+                }
+                Ok(Output::Array(found))
+            }
         }
     }
 }
@@ -297,6 +332,29 @@ fn visit_live(
     reader.scan_metas(0, SLOT_LAST, None, &mut |k, v| match keys::peek_meta(v) {
         Ok((_, expire_at_ms)) if expire_at_ms != 0 && expire_at_ms <= now_ms => true,
         Ok(_) => visit(k, v),
+        Err(e) => {
+            failure = Some(e);
+            false
+        }
+    })?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// Visits the user keys of the live keys of `slot`, in key order, until `visit` returns false.
+/// A slot outside `0..=16383` has no keys.
+fn visit_live_in_slot(
+    reader: &dyn Reader,
+    slot: u16,
+    visit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), StorageError> {
+    if slot > SLOT_LAST {
+        return Ok(());
+    }
+    let now_ms = reader.now_ms();
+    let mut failure = None;
+    reader.scan_metas(slot, slot, None, &mut |k, v| match keys::peek_meta(v) {
+        Ok((_, expire_at_ms)) if expire_at_ms != 0 && expire_at_ms <= now_ms => true,
+        Ok(_) => visit(user_key_of(k)),
         Err(e) => {
             failure = Some(e);
             false
@@ -605,5 +663,131 @@ mod tests {
             assert_eq!(c >> 62, 0);
         }
         assert_eq!(resume_key(0), keys::meta_key(0, b""));
+    }
+
+    mod in_slot {
+        use std::sync::Arc;
+
+        use super::*;
+        use crate::engine::slot_of;
+        use crate::types::hash::HashWrite;
+        use crate::types::string::{ExpiryChange, SetCond, StringWrite};
+        use crate::{Db, ReadOp, ShardStore, StorageConfig, WriteEntry, WriteOp};
+
+        const T0_MS: u64 = 1_700_000_000_000;
+
+        fn open(dir: &std::path::Path) -> (Arc<Db>, ShardStore) {
+            let config = StorageConfig {
+                block_cache_bytes: 8 << 20,
+                memtable_budget_bytes: 8 << 20,
+                ..Default::default()
+            };
+            let db = Db::open(dir, &config).unwrap();
+            db.create_shard(1).unwrap();
+            let store = db.shard(1).unwrap();
+            (db, store)
+        }
+
+        fn set(key: &str, expiry: ExpiryChange) -> WriteOp {
+            WriteOp::String(StringWrite::Set {
+                key: key.into(),
+                value: b"v".to_vec(),
+                cond: SetCond::Always,
+                expiry,
+                get: false,
+            })
+        }
+
+        fn count(store: &ShardStore, now_ms: u64, slot: u16) -> Output {
+            let op = ReadOp::Keyspace(KeyspaceRead::CountKeysInSlot { slot });
+            store.read(now_ms, &op).unwrap()
+        }
+
+        fn keys_in(store: &ShardStore, now_ms: u64, slot: u16, count: u64) -> Output {
+            let op = ReadOp::Keyspace(KeyspaceRead::KeysInSlot { slot, count });
+            store.read(now_ms, &op).unwrap()
+        }
+
+        /// A shard with `{t}a`, `{t}b`, `{t}c` (strings), `{t}h` (a hash with sub-keys),
+        /// `{t}x` (expiring at T0 + 1000) and `other` (another slot).
+        fn filled(store: &ShardStore) {
+            let hash = WriteOp::Hash(HashWrite::Set {
+                key: b"{t}h".to_vec(),
+                pairs: vec![
+                    (b"f1".to_vec(), b"1".to_vec()),
+                    (b"f2".to_vec(), b"2".to_vec()),
+                ],
+                reply_ok: false,
+            });
+            let ops = vec![
+                set("{t}c", ExpiryChange::Clear),
+                set("{t}a", ExpiryChange::Clear),
+                set("{t}b", ExpiryChange::Clear),
+                hash,
+                set("{t}x", ExpiryChange::At(T0_MS + 1_000)),
+                set("other", ExpiryChange::Clear),
+            ];
+            store
+                .apply(1, &WriteEntry { now_ms: T0_MS, ops })
+                .unwrap()
+                .unwrap();
+        }
+
+        #[test]
+        fn count_and_list_see_only_the_live_keys_of_the_slot() {
+            let dir = tempfile::tempdir().unwrap();
+            let (_db, store) = open(dir.path());
+            filled(&store);
+            let slot = slot_of(b"{t}");
+            assert_ne!(slot, slot_of(b"other"));
+            assert_eq!(count(&store, T0_MS, slot), Output::Int(5));
+            assert_eq!(count(&store, T0_MS, slot_of(b"other")), Output::Int(1));
+            let all = ["{t}a", "{t}b", "{t}c", "{t}h", "{t}x"];
+            assert_eq!(
+                keys_in(&store, T0_MS, slot, 100),
+                Output::bulks(all.map(|k| k.as_bytes().to_vec()))
+            );
+            // Once `{t}x` expired it is neither counted nor listed, though still stored.
+            let later = T0_MS + 1_000;
+            assert_eq!(count(&store, later, slot), Output::Int(4));
+            assert_eq!(
+                keys_in(&store, later, slot, 100),
+                Output::bulks(all[..4].iter().map(|k| k.as_bytes().to_vec()))
+            );
+        }
+
+        #[test]
+        fn list_stops_at_count_and_empty_or_bad_slots_have_no_keys() {
+            let dir = tempfile::tempdir().unwrap();
+            let (_db, store) = open(dir.path());
+            filled(&store);
+            let slot = slot_of(b"{t}");
+            assert_eq!(
+                keys_in(&store, T0_MS, slot, 2),
+                Output::bulks([b"{t}a".to_vec(), b"{t}b".to_vec()])
+            );
+            assert_eq!(keys_in(&store, T0_MS, slot, 0), Output::Array(Vec::new()));
+            let empty = (0..=SLOT_LAST)
+                .find(|&s| s != slot && s != slot_of(b"other"))
+                .unwrap();
+            assert_eq!(count(&store, T0_MS, empty), Output::Int(0));
+            assert_eq!(keys_in(&store, T0_MS, empty, 10), Output::Array(Vec::new()));
+            assert_eq!(count(&store, T0_MS, SLOT_LAST + 1), Output::Int(0));
+            assert_eq!(count(&store, T0_MS, u16::MAX), Output::Int(0));
+        }
+
+        #[test]
+        fn the_ops_survive_the_wire_encoding() {
+            for op in [
+                KeyspaceRead::CountKeysInSlot { slot: 12182 },
+                KeyspaceRead::KeysInSlot {
+                    slot: 866,
+                    count: 7,
+                },
+            ] {
+                let bytes = postcard::to_stdvec(&op).unwrap();
+                assert_eq!(postcard::from_bytes::<KeyspaceRead>(&bytes).unwrap(), op);
+            }
+        }
     }
 }
