@@ -116,22 +116,54 @@ pub struct Config {
     /// Most arguments in one command (multibulk length).
     #[arg(long, env = "REDRAFT_MULTIBULK_LEN_MAX", default_value_t = resp::Limits::MULTIBULK_LEN_MAX, help_heading = "Limits")]
     pub multibulk_len_max: usize,
-    /// Most writes queued for the write path at once; clients wait when it is full.
+    /// Most requests (proposals, reads, inbound message batches) queued for the Multi-Raft
+    /// store; beyond it a client request fails with `-TRYAGAIN`.
     #[arg(
         long,
-        env = "REDRAFT_PENDING_WRITES_MAX",
+        env = "REDRAFT_STORE_INBOX_MAX",
         default_value_t = 16_384,
         help_heading = "Limits"
     )]
-    pub pending_writes_max: usize,
-    /// Most writes applied per group commit (one fsync covers them all).
+    pub store_inbox_max: usize,
+    /// Most queued requests the store takes into one round (one fsync covers the round).
     #[arg(
         long,
-        env = "REDRAFT_WRITE_BATCH_MAX",
-        default_value_t = 1024,
+        env = "REDRAFT_STORE_INPUTS_PER_ROUND_MAX",
+        default_value_t = 4_096,
         help_heading = "Limits"
     )]
-    pub write_batch_max: usize,
+    pub store_inputs_per_round_max: usize,
+    /// Most proposals and reads waiting on one shard's replica; beyond it `-TRYAGAIN`.
+    #[arg(
+        long,
+        env = "REDRAFT_PENDING_REQUESTS_PER_SHARD_MAX",
+        default_value_t = 16_384,
+        help_heading = "Limits"
+    )]
+    pub pending_requests_per_shard_max: usize,
+    /// Most batches of committed entries queued for the apply worker (back-pressure on Raft).
+    #[arg(
+        long,
+        env = "REDRAFT_APPLY_QUEUE_MAX",
+        default_value_t = 1_024,
+        help_heading = "Limits"
+    )]
+    pub apply_queue_max: usize,
+    /// Most bytes per second one snapshot stream sends to a follower.
+    #[arg(long, env = "REDRAFT_SNAPSHOT_BYTES_PER_SEC_MAX", default_value_t = 64 << 20, help_heading = "Limits")]
+    pub snapshot_bytes_per_sec_max: u64,
+    /// A shard's log is compacted once its applied index is this many entries past the log's
+    /// start (or its log grew by `--log-compact-bytes-min`).
+    #[arg(
+        long,
+        env = "REDRAFT_LOG_COMPACT_ENTRIES_MIN",
+        default_value_t = 1_024,
+        help_heading = "Limits"
+    )]
+    pub log_compact_entries_min: u64,
+    /// A shard's log is compacted once it grew by this many bytes.
+    #[arg(long, env = "REDRAFT_LOG_COMPACT_BYTES_MIN", default_value_t = 64 << 20, help_heading = "Limits")]
+    pub log_compact_bytes_min: u64,
     /// Most expired keys deleted per shard per active-expiry cycle (one cycle every 100 ms).
     #[arg(
         long,
@@ -148,6 +180,15 @@ pub struct Config {
         help_heading = "Limits"
     )]
     pub expire_scan_per_cycle_max: usize,
+    /// Most shards active expiry visits per cycle (it rotates through the shards this node
+    /// leads), so a node leading a thousand idle shards stays idle.
+    #[arg(
+        long,
+        env = "REDRAFT_EXPIRE_SHARDS_PER_CYCLE_MAX",
+        default_value_t = 16,
+        help_heading = "Limits"
+    )]
+    pub expire_shards_per_cycle_max: usize,
     /// How long a graceful shutdown waits for connected clients to finish, in milliseconds.
     #[arg(
         long,

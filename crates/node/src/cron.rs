@@ -2,9 +2,10 @@
 //! operations-per-second sample `INFO` reports.
 //!
 //! Active expiry: reads never return expired keys, but nobody may read them again, so each
-//! cycle visits up to `expire_scan_per_cycle_max` keys of each shard from a rotating cursor,
+//! cycle visits up to `expire_shards_per_cycle_max` of the shards this node leads (rotating),
+//! and in each up to `expire_scan_per_cycle_max` keys from a rotating cursor,
 //! takes up to `expire_keys_per_cycle_max` expired ones and deletes them
-//! through the write path (a replicated write, so every replica deletes the same keys).
+//! through the shard's Raft log (a replicated write, so every replica deletes the same keys).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -27,6 +28,8 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(CRON_PERIOD_MS));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tick: u64 = 0;
+    let mut next_shard: usize = 0;
+    let mut led: Vec<ShardId> = Vec::new();
     let mut cursors: HashMap<ShardId, u64> = HashMap::new();
     let mut last_commands = node.stats.commands_processed.load(Ordering::Relaxed);
     loop {
@@ -45,11 +48,21 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
                 .store(now.saturating_sub(last_commands), Ordering::Relaxed);
             last_commands = now;
         }
-        for shard in node.local_shards() {
-            // The leader removes expired keys through the log; replicas converge by applying.
-            if !node.leads(shard) {
-                continue;
-            }
+        // The leader removes expired keys through the log; replicas converge by applying.
+        // Leadership moves rarely: the list is refreshed once a second.
+        if tick % (1000 / CRON_PERIOD_MS) == 1 {
+            led = node
+                .local_shards()
+                .into_iter()
+                .filter(|s| node.leads(*s))
+                .collect();
+        }
+        let take = node
+            .config
+            .expire_shards_per_cycle_max
+            .clamp(1, led.len().max(1));
+        for i in 0..take.min(led.len()) {
+            let shard = led[(next_shard + i) % led.len()];
             let cursor = cursors.entry(shard).or_insert(0);
             let deleted = expire_shard(&node, shard, cursor).await;
             if deleted > 0 {
@@ -59,6 +72,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
                 tracing::trace!(shard = shard.0, deleted, "active expiry");
             }
         }
+        next_shard = next_shard.wrapping_add(take);
     }
 }
 

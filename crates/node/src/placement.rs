@@ -4,7 +4,8 @@
 //!   [`HELLO_REFRESH_PERIODS`] periods, to learn its Redis address (for `-MOVED` and the
 //!   `CLUSTER` replies) and whether it is up.
 //! - **Leaders**: a shard with no known leader whose preferred leader is this node campaigns
-//!   at once (no waiting out an election timeout at startup); a shard this node leads whose
+//!   at once (no waiting out an election timeout at startup; then at most once per two election
+//!   timeouts, so many slow elections are not restarted over and over); a shard this node leads whose
 //!   preferred leader is up gets its leadership transferred there. So leaders spread evenly
 //!   over the nodes, and return to a restarted node.
 //! - **Routing table**: the metadata group's leader writes the bootstrap table under
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use raft::NodeId;
+use router::ShardId;
 use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
 use storage::{Output, ReadOp, WriteEntry, WriteOp};
 use tokio::sync::watch;
@@ -31,6 +33,9 @@ pub const PLACEMENT_PERIOD_MS: u64 = 500;
 pub const HELLO_REFRESH_PERIODS: u64 = 10;
 /// A member not heard from for this long is treated as down (no leadership sent its way).
 pub const MEMBER_UP_FOR: Duration = Duration::from_secs(3);
+/// A preferred leader campaigns for a leaderless shard at most once per this many election
+/// timeouts.
+pub const CAMPAIGN_EVERY_ELECTIONS: u64 = 2;
 /// The metadata group's key holding the routing table.
 pub const ROUTING_KEY: &[u8] = b"routing";
 
@@ -39,6 +44,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(PLACEMENT_PERIOD_MS));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen: HashMap<NodeId, Instant> = HashMap::new();
+    let mut campaigned: HashMap<ShardId, Instant> = HashMap::new();
     let mut period: u64 = 0;
     let mut table_written = false;
     let mut mismatch_logged = false;
@@ -51,7 +57,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
             return;
         }
         greet(&node, &mut seen, period).await;
-        balance_leaders(&node, &seen);
+        balance_leaders(&node, &seen, &mut campaigned);
         if !table_written && node.leads(META_SHARD) {
             table_written = write_table(&node).await;
         }
@@ -88,9 +94,17 @@ async fn greet(node: &Node, seen: &mut HashMap<NodeId, Instant>, period: u64) {
     }
 }
 
-/// Campaigns for leaderless shards preferring this node; hands shards to their preferred
-/// leader when it is up.
-fn balance_leaders(node: &Node, seen: &HashMap<NodeId, Instant>) {
+/// Campaigns for leaderless shards preferring this node (at most once per
+/// [`CAMPAIGN_EVERY_ELECTIONS`] election timeouts, so a slow election is not restarted
+/// over and over); hands shards to their preferred leader when it is up.
+fn balance_leaders(
+    node: &Node,
+    seen: &HashMap<NodeId, Instant>,
+    campaigned: &mut HashMap<ShardId, Instant>,
+) {
+    let election = Duration::from_millis(
+        node.config.raft_tick_ms * node.config.raft_election_ticks * CAMPAIGN_EVERY_ELECTIONS,
+    );
     let me = node.topology.me;
     let up = |id: NodeId| id == me || seen.get(&id).is_some_and(|t| t.elapsed() < MEMBER_UP_FOR);
     let mut shards = node.local_shards();
@@ -104,7 +118,13 @@ fn balance_leaders(node: &Node, seen: &HashMap<NodeId, Instant>) {
         let Some(preferred) = preferred else { continue };
         match node.store.leader_of(shard) {
             None if preferred == me => {
-                let _ = node.store.campaign(shard);
+                let due = campaigned
+                    .get(&shard)
+                    .is_none_or(|t| t.elapsed() >= election);
+                if due {
+                    campaigned.insert(shard, Instant::now());
+                    let _ = node.store.campaign(shard);
+                }
             }
             Some(leader) if leader == me && preferred != me && up(preferred) => {
                 tracing::debug!(%shard, to = %preferred, "moving leadership to the preferred replica");

@@ -53,6 +53,13 @@ pub fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
     store_cfg.election_ticks = config.raft_election_ticks.max(3);
     store_cfg.request_deadline_ms = config.request_deadline_ms;
     store_cfg.lease_read = config.read_consistency == ReadMode::Lease;
+    store_cfg.inbox_max = config.store_inbox_max.max(1);
+    store_cfg.inputs_per_round_max = config.store_inputs_per_round_max.max(1);
+    store_cfg.pending_requests_per_shard_max = config.pending_requests_per_shard_max.max(1);
+    store_cfg.apply_queue_max = config.apply_queue_max.max(1);
+    store_cfg.snapshot_bytes_per_sec_max = config.snapshot_bytes_per_sec_max.max(1);
+    store_cfg.log_compact_entries_min = config.log_compact_entries_min;
+    store_cfg.log_compact_bytes_min = config.log_compact_bytes_min;
     let store = Store::start(
         store_cfg,
         Arc::clone(&db),
@@ -112,14 +119,14 @@ async fn serve_transport(
     let svc = TransportService::new(node.topology.me, node.store.inbound())
         .with_node_service(Arc::new(service))
         .into_server(node.config.transport_message_bytes_max);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Small messages (acks, forwarded replies) must not wait for Nagle's algorithm.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut stop = stop;
     Ok(tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
         if let Err(e) = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .add_service(svc)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
@@ -173,8 +180,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(listener);
     let _ = stop_tx.send(true);
     wait_for_clients(&node).await;
-    let _ = cron.await;
-    let _ = placement.await;
+    // Their cycles may wait on a shard for up to a request deadline; nothing of theirs needs
+    // finishing (an abandoned expiry write is retried by the next leader's cron).
+    for task in [cron, placement] {
+        task.abort();
+        let _ = task.await;
+    }
     // Every acknowledged write is in the Raft log, synced before its reply.
     let store = node.store.clone();
     tokio::task::spawn_blocking(move || store.stop()).await?;

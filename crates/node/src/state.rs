@@ -1,4 +1,4 @@
-//! What every connection of a node shares: storage, routing, the write path, live settings,
+//! What every connection of a node shares: storage, the Multi-Raft store, routing, live settings,
 //! clients and counters.
 
 use std::collections::HashMap;

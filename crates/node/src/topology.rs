@@ -10,7 +10,7 @@
 //! balancer moves leadership there when it can, so leaders spread evenly over the nodes.
 //!
 //! The metadata group ([`META_SHARD`]) has a voter on every member and holds the routing table
-//! under one reserved key, so every node agrees on it (see [`crate::meta`]).
+//! under one reserved key, so every node agrees on it (see [`crate::placement`]).
 
 use std::collections::BTreeMap;
 

@@ -37,8 +37,8 @@ struct PendingProposal {
 #[derive(Debug)]
 struct PendingRead {
     ctx: Vec<u8>,
-    deadline: Instant,
-    responder: ReadResponder,
+    /// Every read confirmed by this one ReadIndex round, with its deadline.
+    waiters: Vec<(Instant, ReadResponder)>,
 }
 
 /// What a peer publishes for the store handle, without a round trip to the store loop.
@@ -172,19 +172,21 @@ impl Peer {
     /// Asks for a linearizable read point (leader only: a follower answers `NotLeader` so
     /// the server sends the read to the leader).
     pub fn read_index(&mut self, ctx: Vec<u8>, deadline: Instant, responder: ReadResponder) {
-        if self.raw.soft_state().role != StateRole::Leader {
-            let _ = responder.send(Err(self.not_leader()));
-            return;
-        }
-        match self.raw.read_index(ctx.clone()) {
-            Ok(()) => self.reads.push(PendingRead {
-                ctx,
-                deadline,
-                responder,
-            }),
-            Err(e) => {
-                let _ = responder.send(Err(self.map_raft_error(e)));
+        self.read_index_batch(ctx, vec![(deadline, responder)]);
+    }
+
+    /// One ReadIndex round (`ctx` unique per round) confirming every read in `waiters`.
+    pub fn read_index_batch(&mut self, ctx: Vec<u8>, waiters: Vec<(Instant, ReadResponder)>) {
+        let failed = if self.raw.soft_state().role != StateRole::Leader {
+            self.not_leader()
+        } else {
+            match self.raw.read_index(ctx.clone()) {
+                Ok(()) => return self.reads.push(PendingRead { ctx, waiters }),
+                Err(e) => self.map_raft_error(e),
             }
+        };
+        for (_, responder) in waiters {
+            let _ = responder.send(Err(failed.clone()));
         }
     }
 
@@ -192,8 +194,11 @@ impl Peer {
     pub fn expire(&mut self, now: Instant) {
         self.proposals
             .retain(|p| p.deadline > now && !p.responder.is_closed());
-        self.reads
-            .retain(|r| r.deadline > now && !r.responder.is_closed());
+        for r in &mut self.reads {
+            r.waiters
+                .retain(|(deadline, w)| *deadline > now && !w.is_closed());
+        }
+        self.reads.retain(|r| !r.waiters.is_empty());
     }
 
     /// Takes the peer's Ready, if any, and decides what to do with it (no I/O).
@@ -259,7 +264,9 @@ impl Peer {
         for rs in std::mem::take(&mut ready.read_states) {
             if let Some(pos) = self.reads.iter().position(|r| r.ctx == rs.request_ctx) {
                 let read = self.reads.swap_remove(pos);
-                let _ = read.responder.send(Ok(rs.index));
+                for (_, responder) in read.waiters {
+                    let _ = responder.send(Ok(rs.index));
+                }
             }
         }
         self.raw.advance();
@@ -324,8 +331,8 @@ impl Peer {
             // Read-index requests are lost with the leadership; fail them so callers retry
             // against the new leader rather than wait for their deadline.
             let err = self.not_leader();
-            for r in self.reads.drain(..) {
-                let _ = r.responder.send(Err(err.clone()));
+            for (_, responder) in self.reads.drain(..).flat_map(|r| r.waiters) {
+                let _ = responder.send(Err(err.clone()));
             }
         }
     }

@@ -23,7 +23,7 @@
 //! Snapshots: a leader's `Snapshot` messages do not go out with the batches; each is handed to
 //! a sender thread (at most `snapshot_sends_max` at once) that streams the shard's data and
 //! reports the outcome back to the loop, which tells Raft (`report_snapshot`). See
-//! `snapshot.rs`. Log compaction: every tick, a shard whose applied index is
+//! `snapshot.rs`. Log compaction: every ten ticks, a shard whose applied index is
 //! `log_compact_entries_min` past the log's start (or whose log grew by
 //! `log_compact_bytes_min`) has its log deleted up to `log_compact_keep_entries` before the
 //! applied index (one range delete on the `raft` column family).
@@ -307,6 +307,8 @@ impl Store {
             last_heard: HashMap::new(),
             down: BTreeSet::new(),
             proposals: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            members: BTreeSet::new(),
         };
         let loop_thread = std::thread::Builder::new()
             .name(format!("redraft-store-{node}"))
@@ -683,7 +685,16 @@ struct StoreLoop {
     down: BTreeSet<NodeId>,
     /// Proposals gathered this round, per shard, proposed together.
     proposals: BTreeMap<ShardId, Vec<Proposal>>,
+    /// Linearizable reads gathered this round, per shard, confirmed by one ReadIndex.
+    reads: BTreeMap<ShardId, Vec<(Instant, ReadResponder)>>,
+    /// Every node this store shares a shard with, as of the last refresh.
+    members: BTreeSet<NodeId>,
 }
+
+/// Ticks between refreshes of the set of nodes this store shares shards with.
+const MEMBERS_REFRESH_TICKS: u64 = 50;
+/// Ticks between checks of every shard's log against the compaction thresholds.
+const COMPACT_CHECK_TICKS: u64 = 10;
 
 impl StoreLoop {
     /// Runs until stopped, then cancels and joins the snapshot sender threads (they hold the
@@ -904,18 +915,24 @@ impl StoreLoop {
             let _ = responder.send(Err(ClusterError::Busy("pending_requests_per_shard_max")));
             return;
         }
-        self.next_read_ctx += 1;
-        peer.read_index(
-            self.next_read_ctx.to_be_bytes().to_vec(),
-            deadline,
-            responder,
-        );
+        self.reads
+            .entry(shard)
+            .or_default()
+            .push((deadline, responder));
     }
 
+    /// Hands the pass's proposals to their peers, and starts one ReadIndex round per shard
+    /// for all the reads that arrived in the pass.
     fn flush_proposals(&mut self) {
         for (shard, batch) in std::mem::take(&mut self.proposals) {
             if let Some(peer) = self.peers.get_mut(&shard) {
                 peer.propose(batch);
+            }
+        }
+        for (shard, waiters) in std::mem::take(&mut self.reads) {
+            if let Some(peer) = self.peers.get_mut(&shard) {
+                self.next_read_ctx += 1;
+                peer.read_index_batch(self.next_read_ctx.to_be_bytes().to_vec(), waiters);
             }
         }
     }
@@ -926,7 +943,12 @@ impl StoreLoop {
             peer.tick();
             peer.expire(now);
         }
-        let nodes = self.other_nodes();
+        // Group membership changes rarely: recompute the node set now and then, not every tick
+        // (a walk over every peer, which shows with a thousand idle shards).
+        if self.ticks.is_multiple_of(MEMBERS_REFRESH_TICKS) || self.members.is_empty() {
+            self.members = self.other_nodes();
+        }
+        let nodes = self.members.clone();
         if self
             .ticks
             .is_multiple_of(self.cfg.probe_interval_ticks.max(1))
@@ -937,7 +959,9 @@ impl StoreLoop {
                 }
             }
         }
-        self.maybe_compact_logs();
+        if self.ticks.is_multiple_of(COMPACT_CHECK_TICKS) {
+            self.maybe_compact_logs();
+        }
         for node in nodes {
             let heard = *self.last_heard.entry(node).or_insert(self.ticks);
             if self.ticks - heard > self.cfg.node_down_after_ticks && self.down.insert(node) {

@@ -228,7 +228,8 @@ impl Cluster {
         let store = self.open_store(id, Arc::clone(&grpc) as Arc<dyn Transport>);
         grpc.set_inbound(store.inbound());
         let svc = TransportService::new(id, store.inbound()).into_server(64 << 20);
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let server = tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(svc)

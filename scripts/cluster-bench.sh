@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Benchmarks a 3-node local RedRaft cluster against Debian's redis-server configured for the
+# same durability (appendonly yes, appendfsync always), in one run, with redis-benchmark:
+#
+# 1. SET and GET, 50 clients, 100000 random keys, 16-byte values, pipeline 1 and 16, through one
+#    node in forward mode (the node forwards to each shard's leader) and with
+#    `redis-benchmark --cluster` in redirect mode (the client goes to each slot's leader),
+#    next to redis-server; ratios are against redis-server in the same run.
+# 2. The same SET/GET at pipeline 1 with 1, 16 and 256 shards (redirect mode, so the count of
+#    shards is compared, not the cost of forwarding, which 1 shard led by the node the client
+#    talks to would never pay).
+# 3. The idle CPU of a 3-node cluster holding 1000 shards, per node, over BENCH_IDLE_SECS.
+#
+# Environment: BENCH_N1 (requests at -P 1, default 100000), BENCH_N16 (at -P 16, default
+# 500000), BENCH_SHARDS (shard counts of part 2, default "1 16 256"), BENCH_IDLE_SECS (20),
+# BENCH_PARTS (which parts to run, default "1 2 3").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh bench
+# RocksDB's C++ is built once per machine and linked from a cache (see scripts/rocksdb-lib.sh).
+ROCKSDB_LIB_DIR=$(scripts/rocksdb-lib.sh)
+export ROCKSDB_LIB_DIR ROCKSDB_STATIC=1
+cargo build --release -q -p node --bin redraft
+target_dir=${CARGO_TARGET_DIR:-target}
+redraft="$target_dir/release/redraft"
+n1=${BENCH_N1:-100000}
+n16=${BENCH_N16:-500000}
+shard_counts=${BENCH_SHARDS:-"1 16 256"}
+idle_secs=${BENCH_IDLE_SECS:-20}
+parts=${BENCH_PARTS:-"1 2 3"}
+
+work=$(mktemp -d -t redraft-cluster-bench-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { # port
+  for _ in $(seq 1 300); do
+    if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  tail -n 20 "$work"/*.log >&2
+  exit 1
+}
+
+# Starts a 3-node cluster; sets cluster_pids and redis_ports.
+start_cluster() { # name shards mode
+  local name=$1 shards=$2 mode=$3 spec="" i
+  local internal=() ; redis_ports=() ; cluster_pids=()
+  for i in 1 2 3; do
+    internal+=("$(free_port)")
+    redis_ports+=("$(free_port)")
+    spec+="${spec:+,}node$i=127.0.0.1:${internal[$((i - 1))]}"
+  done
+  for i in 1 2 3; do
+    mkdir -p "$work/$name/node$i"
+    "$redraft" --node-id "node$i" --data-dir "$work/$name/node$i" --port "${internal[$((i - 1))]}" \
+      --redis-port "${redis_ports[$((i - 1))]}" --cluster "$spec" --shards "$shards" \
+      --cluster-mode "$mode" --log warn 2>"$work/$name-node$i.log" &
+    cluster_pids+=("$!")
+    pids+=("$!")
+  done
+  for i in 0 1 2; do wait_ready "${redis_ports[$i]}"; done
+  # Bounded wait until every shard has a leader: a write through each node to many slots.
+  for _ in $(seq 1 200); do
+    if [ "$(redis-cli -c -p "${redis_ports[0]}" cluster info 2>/dev/null | tr -d '\r' | grep cluster_state)" = "cluster_state:ok" ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "cluster $name did not get a leader for every shard" >&2
+  exit 1
+}
+stop_cluster() {
+  for pid in "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${cluster_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+results="$work/results.csv"
+echo "server,pipeline,test,rps,p50_ms,p99_ms" >"$results"
+bench() { # name port pipeline requests [extra redis-benchmark flags]
+  local name=$1 port=$2 pipeline=$3 n=$4
+  shift 4
+  redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P "$pipeline" -r 100000 -d 16 -n "$n" -t set,get --csv "$@" \
+    | tr -d '"' | awk -F, -v s="$name" -v p="$pipeline" '$1 == "SET" || $1 == "GET" { print s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+}
+
+report() { # servers... (the last is the reference)
+  python3 - "$results" "$@" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+names = sys.argv[2:]
+ref = names[-1]
+by = {(r["server"], r["pipeline"], r["test"]): r for r in rows}
+print(f"{'server':<22} {'test':<4} {'-P':>3} | {'ops/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'x ' + ref:>14}")
+print("-" * 74)
+for name in names:
+    for p in ("1", "16"):
+        for t in ("SET", "GET"):
+            a, b = by.get((name, p, t)), by.get((ref, p, t))
+            if not a:
+                continue
+            ratio = float(a["rps"]) / float(b["rps"]) if b and float(b["rps"]) else 0.0
+            print(f"{name:<22} {t:<4} {p:>3} | {float(a['rps']):>9.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} | {ratio:>14.2f}")
+PY
+}
+
+rs_port=$(free_port)
+mkdir -p "$work/redis"
+redis-server --port "$rs_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
+  --save '' --daemonize no --logfile "$work/redis.log" &
+pids+=("$!")
+wait_ready "$rs_port"
+
+if [[ " $parts " == *" 1 "* ]]; then
+  echo "== 1. 3 nodes, 16 shards, against redis-server (appendfsync always)"
+  start_cluster fwd16 16 forward
+  for pipeline in 1 16; do
+    n=$n1
+    if [ "$pipeline" = 16 ]; then n=$n16; fi
+    bench "3-node forward" "${redis_ports[0]}" "$pipeline" "$n"
+    bench redis "$rs_port" "$pipeline" "$n"
+  done
+  stop_cluster
+  start_cluster red16 16 redirect
+  for pipeline in 1 16; do
+    n=$n1
+    if [ "$pipeline" = 16 ]; then n=$n16; fi
+    bench "3-node redirect" "${redis_ports[0]}" "$pipeline" "$n" --cluster
+  done
+  stop_cluster
+  report "3-node forward" "3-node redirect" redis
+fi
+
+if [[ " $parts " == *" 2 "* ]]; then
+  echo
+  echo "== 2. shard counts (3 nodes, redirect mode with redis-benchmark --cluster, -P 1)"
+  names=()
+  for shards in $shard_counts; do
+    start_cluster "s$shards" "$shards" redirect
+    bench "$shards shards" "${redis_ports[0]}" 1 "$n1" --cluster
+    names+=("$shards shards")
+    stop_cluster
+  done
+  bench redis "$rs_port" 1 "$n1"
+  report "${names[@]}" redis
+fi
+
+if [[ " $parts " == *" 3 "* ]]; then
+  echo
+  echo "== 3. idle CPU of 3 nodes holding 1000 shards (after settling), over ${idle_secs}s"
+  start_cluster idle 1000 forward
+  sleep 10
+  hz=$(getconf CLK_TCK)
+  declare -A before
+  for pid in "${cluster_pids[@]}"; do before[$pid]=$(awk '{print $14 + $15}' "/proc/$pid/stat"); done
+  sleep "$idle_secs"
+  total=0
+  for pid in "${cluster_pids[@]}"; do
+    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    pct=$(python3 -c "print(round(100 * ($after - ${before[$pid]}) / $hz / $idle_secs, 2))")
+    total=$(python3 -c "print(round($total + $pct, 2))")
+    echo "node pid $pid: ${pct}% of a core"
+  done
+  echo "all three nodes: ${total}% of a core"
+  stop_cluster
+fi
