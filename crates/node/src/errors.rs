@@ -63,6 +63,11 @@ pub const CLUSTER_DOWN: &str = "CLUSTERDOWN The cluster is down";
 /// Redis Cluster's reply for keys of one command in different slots.
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in the request don't hash to the same slot";
 
+/// `CLUSTER COUNTKEYSINSLOT` with a slot outside `0..=16383`.
+pub const INVALID_SLOT: &str = "ERR Invalid slot";
+/// `CLUSTER GETKEYSINSLOT` with a bad slot or a negative count.
+pub const INVALID_SLOT_OR_COUNT: &str = "ERR Invalid slot or number of keys";
+
 /// A full queue in front of a shard: the client may retry.
 pub fn busy(limit: &str) -> String {
     format!("TRYAGAIN the shard's queue is full ({limit}); retry shortly")

@@ -1,4 +1,5 @@
-//! The text of `INFO [section ...]`: server, clients, memory, persistence, stats, keyspace.
+//! The text of `INFO [section ...]`: server, clients, memory, persistence, stats, cluster,
+//! keyspace.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -6,14 +7,16 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use crate::cmd::connection::REDIS_VERSION;
+use crate::config::ClusterMode;
 use crate::state::Node;
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
+    "cluster",
     "keyspace",
 ];
 
@@ -41,6 +44,7 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
             "memory" => memory(node),
             "persistence" => persistence(node),
             "stats" => stats(node),
+            "cluster" => cluster(node),
             _ => keyspace(node),
         };
         let _ = write!(out, "# {}\r\n", capitalize(section));
@@ -49,6 +53,21 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
         }
     }
     out
+}
+
+/// `cluster_enabled` is 1 in redirect mode, where the node speaks the Redis Cluster protocol
+/// to clients; in forward mode it presents itself as a standalone server.
+fn cluster(node: &Node) -> Lines {
+    let local = node.local_shards();
+    let led = local.iter().filter(|s| node.leads(**s)).count();
+    let redirect = node.config.cluster_mode == ClusterMode::Redirect;
+    vec![
+        ("cluster_enabled", u8::from(redirect).to_string()),
+        ("redraft_members", node.topology.members.len().to_string()),
+        ("redraft_shards", node.topology.shards().len().to_string()),
+        ("redraft_shards_hosted", local.len().to_string()),
+        ("redraft_shards_led", led.to_string()),
+    ]
 }
 
 fn capitalize(s: &str) -> String {

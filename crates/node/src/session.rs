@@ -120,15 +120,14 @@ impl Session {
     }
 
     async fn run(&mut self, entry: Entry, args: &[Bytes]) {
-        if let Some(local) = entry.local {
+        let Some(parse) = entry.spec.parse else {
+            let local = entry
+                .local
+                .expect("the command table gives every command a parser or a local function");
             self.drain().await;
             let result = local(self, args);
             return reply::result(&self.encoder, &mut self.out, &result);
-        }
-        let parse = entry
-            .spec
-            .parse
-            .expect("the command table gives every non-local command a parser");
+        };
         let ctx = PlanCtx {
             now_ms: unix_ms(),
             seed: self.rng.next_u64(),
@@ -181,6 +180,13 @@ impl Session {
                 self.node.read_all(ctx.now_ms, &op, merge).await
             }
             Ok(Plan::Reply(output)) => Ok(output),
+            Ok(Plan::Local) => {
+                self.drain().await;
+                match entry.local {
+                    Some(local) => local(self, args),
+                    None => panic!("{} planned Local without a local function", entry.spec.name),
+                }
+            }
             Err(e) => Err(e),
         };
         self.drain().await;

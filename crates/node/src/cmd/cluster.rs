@@ -21,10 +21,10 @@
 //!   `CLUSTER INFO` says `cluster_state:fail` until every slot's shard has a known leader with
 //!   a known address.
 //!
-//! `COUNTKEYSINSLOT` and `GETKEYSINSLOT` read this node's replica of the slot's shard, as
-//! Redis reads "the local data set": in redirect mode a node that does not lead the shard
-//! answers `-MOVED` (a READONLY client reads any replica here); in forward mode a node without
-//! a replica of the shard counts no keys.
+//! `COUNTKEYSINSLOT` and `GETKEYSINSLOT` are planned as reads of the slot's shard
+//! (`Plan::ReadAt`): in redirect mode a node that does not lead the shard answers `-MOVED` (a
+//! READONLY client reads a replica here); in forward mode the read goes to the shard's leader
+//! like any other.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,16 +36,10 @@ use storage::types::keyspace::KeyspaceRead;
 use storage::{ExecError, ExecResult, Output, ReadOp};
 
 use super::connection::unknown_subcommand;
-use super::{arg_i64, CommandSpec, Flags, KeySpec};
-use crate::dispatch::{self, Route};
+use super::{arg_i64, CommandSpec, Flags, KeySpec, Plan, PlanCtx};
 use crate::errors;
 use crate::session::{err, Session};
-use crate::state::{unix_ms, Node};
-
-/// `CLUSTER COUNTKEYSINSLOT` with a slot outside `0..=16383`.
-pub const INVALID_SLOT: &str = "ERR Invalid slot";
-/// `CLUSTER GETKEYSINSLOT` with a bad slot or a negative count.
-pub const INVALID_SLOT_OR_COUNT: &str = "ERR Invalid slot or number of keys";
+use crate::state::Node;
 
 const fn local(name: &'static str, arity: i32, flags: Flags, summary: &'static str) -> CommandSpec {
     CommandSpec {
@@ -61,12 +55,17 @@ const fn local(name: &'static str, arity: i32, flags: Flags, summary: &'static s
 
 /// The cluster command table.
 pub const COMMANDS: &[CommandSpec] = &[
-    local(
-        "cluster",
-        -2,
-        Flags::NONE,
-        "A container for Redis Cluster commands.",
-    ),
+    CommandSpec {
+        // COUNTKEYSINSLOT and GETKEYSINSLOT read the slot's shard (routed, forwarded or
+        // redirected like any read); every other subcommand is answered here.
+        parse: Some(parse_cluster),
+        ..local(
+            "cluster",
+            -2,
+            Flags::NONE,
+            "A container for Redis Cluster commands.",
+        )
+    },
     local(
         "readonly",
         1,
@@ -122,10 +121,19 @@ fn cluster(session: &Session, args: &[Bytes]) -> ExecResult {
         b"myid" => Ok(Output::bulk(cluster_node_id(&node.topology.myself().name))),
         b"keyslot" => Ok(Output::Int(i64::from(Slot::for_key(&args[2]).get()))),
         b"help" => Ok(help()),
-        _ => {
-            let (slot, op) = slot_read(args)?;
-            read_in_slot(session, slot, &op)
+        _ => unreachable!("CLUSTER {sub:?} is planned as a slot read by parse_cluster"),
+    }
+}
+
+/// Plans CLUSTER: a read at the slot for COUNTKEYSINSLOT and GETKEYSINSLOT (with their
+/// arity), the local function for everything else.
+fn parse_cluster(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
+    let sub = args[1].to_ascii_lowercase();
+    match (sub.as_slice(), args.len()) {
+        (b"countkeysinslot", 3) | (b"getkeysinslot", 4) => {
+            slot_read(args).map(|(slot, op)| Plan::ReadAt(slot, op))
         }
+        _ => Ok(Plan::Local),
     }
 }
 
@@ -411,13 +419,13 @@ fn slot_read(args: &[Bytes]) -> Result<(Slot, ReadOp), ExecError> {
     let reply = |text: &str| ExecError::Reply(text.into());
     let (slot, op) = match args.get(3) {
         None => {
-            let slot = slot.ok_or_else(|| reply(INVALID_SLOT))?;
+            let slot = slot.ok_or_else(|| reply(errors::INVALID_SLOT))?;
             (slot, KeyspaceRead::CountKeysInSlot { slot: slot.get() })
         }
         Some(count) => {
             let count = u64::try_from(arg_i64(count)?).ok();
             let (Some(slot), Some(count)) = (slot, count) else {
-                return Err(reply(INVALID_SLOT_OR_COUNT));
+                return Err(reply(errors::INVALID_SLOT_OR_COUNT));
             };
             let op = KeyspaceRead::KeysInSlot {
                 slot: slot.get(),
@@ -427,37 +435,6 @@ fn slot_read(args: &[Bytes]) -> Result<(Slot, ReadOp), ExecError> {
         }
     };
     Ok((slot, ReadOp::Keyspace(op)))
-}
-
-/// Runs `op` on this node's replica of the shard owning `slot` (see the module docs).
-///
-/// CLUSTER is one command whose other subcommands need the node, so it is a local command,
-/// and a local command runs synchronously: it cannot hand the session a
-/// [`super::Plan::ReadAt`] to route and await. The read is therefore a point-in-time read of
-/// the local replica, which in redirect mode is the leader's (or, for a READONLY client, any
-/// replica's) after the `-MOVED` check.
-fn read_in_slot(session: &Session, slot: Slot, op: &ReadOp) -> ExecResult {
-    let node = &session.node;
-    let shard = node
-        .routing
-        .read()
-        .shard_for_slot(slot)
-        .ok_or_else(|| ExecError::Reply(errors::CLUSTER_DOWN.into()))?;
-    let route = Route {
-        shard,
-        slot: Some(slot),
-    };
-    dispatch::redirect(node, route, session.readonly)?;
-    match node
-        .shard_data(shard)
-        .filter(|_| node.topology.hosts(shard))
-    {
-        Some(data) => data.read(unix_ms(), op),
-        None => Ok(match op {
-            ReadOp::Keyspace(KeyspaceRead::CountKeysInSlot { .. }) => Output::Int(0),
-            _ => Output::Array(Vec::new()),
-        }),
-    }
 }
 
 /// `CLUSTER HELP`.
@@ -524,12 +501,12 @@ mod tests {
             |slot: &str, n: &str| text(slot_read(&args(&["cluster", "getkeysinslot", slot, n])));
         assert_eq!(count("0"), "ok");
         assert_eq!(count("16383"), "ok");
-        assert_eq!(count("16384"), INVALID_SLOT);
-        assert_eq!(count("-1"), INVALID_SLOT);
+        assert_eq!(count("16384"), errors::INVALID_SLOT);
+        assert_eq!(count("-1"), errors::INVALID_SLOT);
         assert_eq!(count("x"), errors::NOT_INTEGER);
         assert_eq!(keys("5", "0"), "ok");
-        assert_eq!(keys("5", "-1"), INVALID_SLOT_OR_COUNT);
-        assert_eq!(keys("16384", "1"), INVALID_SLOT_OR_COUNT);
+        assert_eq!(keys("5", "-1"), errors::INVALID_SLOT_OR_COUNT);
+        assert_eq!(keys("16384", "1"), errors::INVALID_SLOT_OR_COUNT);
         assert_eq!(keys("5", "y"), errors::NOT_INTEGER);
         let (slot, op) = slot_read(&args(&["cluster", "getkeysinslot", "866", "3"])).unwrap();
         assert_eq!(slot.get(), 866);

@@ -148,7 +148,7 @@ fn hello(session: &mut Session, args: &[Bytes]) -> ExecResult {
         (Output::bulk("version"), Output::bulk(REDIS_VERSION)),
         (Output::bulk("proto"), Output::Int(version.number())),
         (Output::bulk("id"), Output::Int(session.info.id as i64)),
-        (Output::bulk("mode"), Output::bulk("standalone")),
+        (Output::bulk("mode"), Output::bulk(hello_mode(session))),
         (Output::bulk("role"), Output::bulk("master")),
         (Output::bulk("modules"), Output::Array(Vec::new())),
     ]))
@@ -240,4 +240,12 @@ pub fn unknown_subcommand(command: &str, sub: &[u8]) -> String {
         "ERR unknown subcommand '{}'. Try {command} HELP.",
         String::from_utf8_lossy(sub)
     )
+}
+
+/// HELLO's `mode`: `cluster` where the node speaks the Redis Cluster protocol (redirect mode).
+fn hello_mode(session: &Session) -> &'static str {
+    match session.node.config.cluster_mode {
+        crate::config::ClusterMode::Redirect => "cluster",
+        crate::config::ClusterMode::Forward => "standalone",
+    }
 }

@@ -174,6 +174,9 @@ pub enum Plan {
     WriteAll(WriteOp, Merge),
     /// Reply without touching storage.
     Reply(Output),
+    /// Run the command's local function with the connection's state (a local command whose
+    /// parser sends only some subcommands to storage, like CLUSTER).
+    Local,
 }
 
 /// A data command's parser. `args[0]` is the command name; arity was checked already.

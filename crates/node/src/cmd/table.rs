@@ -18,7 +18,8 @@ pub type LocalFn = fn(&mut Session, &[Bytes]) -> ExecResult;
 pub struct Entry {
     /// The declarative spec.
     pub spec: &'static CommandSpec,
-    /// The runner of a local command; `None` for data commands (which have a parser).
+    /// The runner of a local command (called at once when the spec has no parser, or when
+    /// the parser plans [`super::Plan::Local`]); `None` for data commands.
     pub local: Option<LocalFn>,
 }
 
@@ -47,10 +48,7 @@ impl CommandTable {
         let mut by_name = HashMap::new();
         for (specs, local) in families {
             for spec in specs {
-                let entry = Entry {
-                    spec,
-                    local: if spec.parse.is_none() { local } else { None },
-                };
+                let entry = Entry { spec, local };
                 if by_name.insert(spec.name, entry).is_some() {
                     panic!(
                         "command '{}' is defined twice in the command table",
