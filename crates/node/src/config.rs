@@ -172,11 +172,12 @@ pub struct Config {
         help_heading = "Limits"
     )]
     pub expire_keys_per_cycle_max: usize,
-    /// Most keys active expiry looks at per shard per cycle, looking for expired ones.
+    /// Most keys active expiry looks at per cycle (shared by the shards it visits), looking for
+    /// expired ones.
     #[arg(
         long,
         env = "REDRAFT_EXPIRE_SCAN_PER_CYCLE_MAX",
-        default_value_t = 2_000,
+        default_value_t = 400,
         help_heading = "Limits"
     )]
     pub expire_scan_per_cycle_max: usize,

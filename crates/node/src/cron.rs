@@ -3,9 +3,11 @@
 //!
 //! Active expiry: reads never return expired keys, but nobody may read them again, so each
 //! cycle visits up to `expire_shards_per_cycle_max` of the shards this node leads (rotating),
-//! and in each up to `expire_scan_per_cycle_max` keys from a rotating cursor,
+//! and `expire_scan_per_cycle_max` keys in all, shared among them, each shard's walk resuming
+//! at its own rotating cursor,
 //! takes up to `expire_keys_per_cycle_max` expired ones and deletes them
 //! through the shard's Raft log (a replicated write, so every replica deletes the same keys).
+//! A shard whose visits find nothing is visited less and less often (`Backoff`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -31,6 +33,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     let mut next_shard: usize = 0;
     let mut led: Vec<ShardId> = Vec::new();
     let mut cursors: HashMap<ShardId, u64> = HashMap::new();
+    let mut idle_shards: HashMap<ShardId, Backoff> = HashMap::new();
     let mut last_commands = node.stats.commands_processed.load(Ordering::Relaxed);
     loop {
         tokio::select! {
@@ -61,10 +64,17 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
             .config
             .expire_shards_per_cycle_max
             .clamp(1, led.len().max(1));
+        // The scan budget is per cycle, shared by the shards visited in it.
+        let visit_max = (node.config.expire_scan_per_cycle_max / take).max(1);
         for i in 0..take.min(led.len()) {
             let shard = led[(next_shard + i) % led.len()];
+            let idle = idle_shards.entry(shard).or_default();
+            if idle.skip_until > tick {
+                continue;
+            }
             let cursor = cursors.entry(shard).or_insert(0);
-            let deleted = expire_shard(&node, shard, cursor).await;
+            let deleted = expire_shard(&node, shard, cursor, visit_max).await;
+            idle.after_visit(tick, deleted);
             if deleted > 0 {
                 node.stats
                     .expired_keys
@@ -76,12 +86,41 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Most cycles a shard in which active expiry found nothing is skipped (10 s at `hz 10`).
+pub const EXPIRE_BACKOFF_CYCLES_MAX: u64 = 100;
+
+/// How long active expiry leaves a shard alone: every visit that deletes nothing doubles the
+/// pause (up to [`EXPIRE_BACKOFF_CYCLES_MAX`] cycles); a visit that deletes keys resets it.
+/// Walking keys costs the same whether or not any expire, so a shard without volatile keys
+/// is visited rarely (reads hide expired keys in any case).
+#[derive(Debug, Default)]
+struct Backoff {
+    skip_until: u64,
+    pause: u64,
+}
+
+impl Backoff {
+    fn after_visit(&mut self, tick: u64, deleted: usize) {
+        self.pause = if deleted > 0 {
+            0
+        } else {
+            (self.pause * 2).clamp(1, EXPIRE_BACKOFF_CYCLES_MAX)
+        };
+        self.skip_until = tick + self.pause;
+    }
+}
+
 /// Deletes up to `expire_keys_per_cycle_max` expired keys of `shard`, found among at most
-/// `expire_scan_per_cycle_max` keys from the shard's rotating cursor; returns how many.
-async fn expire_shard(node: &Arc<Node>, shard: ShardId, cursor: &mut u64) -> usize {
+/// `visit_max` keys from the shard's rotating cursor; returns how many.
+async fn expire_shard(
+    node: &Arc<Node>,
+    shard: ShardId,
+    cursor: &mut u64,
+    visit_max: usize,
+) -> usize {
     let sample = ReadOp::Keyspace(KeyspaceRead::SampleExpired {
         cursor: *cursor,
-        visit_max: node.config.expire_scan_per_cycle_max as u64,
+        visit_max: visit_max as u64,
         count_max: node.config.expire_keys_per_cycle_max as u64,
     });
     let now_ms = unix_ms();
