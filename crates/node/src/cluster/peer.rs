@@ -48,6 +48,10 @@ pub struct PeerStatus {
     pub leader: AtomicU64,
     /// Whether the group is quiesced here (as of the last tick).
     pub quiescent: AtomicBool,
+    /// Whether this replica leads a group whose only voter it is: no other node can be
+    /// elected, and every acknowledged write is applied here, so its applied state is a
+    /// linearizable read without a ReadIndex round.
+    pub sole_leader: AtomicBool,
 }
 
 /// One proposal handed to [`Peer::propose`].
@@ -255,7 +259,12 @@ impl Peer {
                 continue;
             }
             match self.raw.apply_conf_change(&cc) {
-                Ok(cs) => self.raw.store_mut().set_conf_state(index, cs, writes),
+                Ok(cs) => {
+                    // A configuration growing past one voter ends local reads before the
+                    // change can take effect anywhere.
+                    self.raw.store_mut().set_conf_state(index, cs, writes);
+                    self.publish_sole_leader();
+                }
                 Err(e) => {
                     tracing::warn!(shard = %self.shard, index, error = %e, "conf change refused")
                 }
@@ -340,6 +349,19 @@ impl Peer {
     fn publish_leader(&self, ss: SoftState) {
         let leader = ss.leader.map_or(0, |l| l.0);
         self.status.leader.store(leader, Ordering::Release);
+        self.publish_sole_leader();
+    }
+
+    /// Keeps [`PeerStatus::sole_leader`] true exactly while this replica leads a group whose
+    /// only voter (with no learners or joint configuration) it is.
+    fn publish_sole_leader(&self) {
+        let cs = self.raw.store().conf_state().1;
+        let sole = self.raw.soft_state().role == StateRole::Leader
+            && cs.voters == [self.node]
+            && cs.learners.is_empty()
+            && cs.voters_outgoing.is_empty()
+            && cs.learners_next.is_empty();
+        self.status.sole_leader.store(sole, Ordering::Release);
     }
 
     /// Advances time one tick unless the group is quiesced here, and publishes whether it

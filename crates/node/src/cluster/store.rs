@@ -398,7 +398,9 @@ impl Store {
             .await
     }
 
-    /// Runs `f` on `shard`'s data once a read with the given consistency may be served.
+    /// Runs `f` on `shard`'s data once a read with the given consistency may be served. A
+    /// leader that is its group's only voter serves a linearizable read at once (every
+    /// acknowledged write is applied here and no other node can lead).
     pub async fn read_with<T>(
         &self,
         shard: ShardId,
@@ -406,7 +408,8 @@ impl Store {
         f: impl FnOnce(&ShardStore) -> T,
     ) -> ClusterResult<T> {
         let handle = self.handle(shard)?;
-        if consistency == ReadConsistency::Linearizable {
+        let sole = handle.status.sole_leader.load(Ordering::Acquire);
+        if consistency == ReadConsistency::Linearizable && !sole {
             let deadline = self.deadline();
             let (responder, rx) = oneshot::channel();
             self.submit(StoreMsg::Read {
