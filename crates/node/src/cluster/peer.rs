@@ -49,9 +49,13 @@ pub struct PeerStatus {
     /// Whether the group is quiesced here (as of the last tick).
     pub quiescent: AtomicBool,
     /// Whether this replica leads a group whose only voter it is: no other node can be
-    /// elected, and every acknowledged write is applied here, so its applied state is a
-    /// linearizable read without a ReadIndex round.
+    /// elected, so once [`PeerStatus::term_start`] is applied here (every entry committed
+    /// before this term is then applied too, e.g. the log replayed after a restart) its
+    /// applied state is a linearizable read without a ReadIndex round.
     pub sole_leader: AtomicBool,
+    /// Index of the first entry of this replica's leadership term (its no-op), set when it
+    /// becomes leader.
+    pub term_start: AtomicU64,
 }
 
 /// One proposal handed to [`Peer::propose`].
@@ -348,6 +352,11 @@ impl Peer {
 
     fn publish_leader(&self, ss: SoftState) {
         let leader = ss.leader.map_or(0, |l| l.0);
+        if ss.role == StateRole::Leader {
+            // Becoming leader appended the term's no-op: the log's last entry.
+            let start = self.raw.raft_log().last_index();
+            self.status.term_start.store(start, Ordering::Release);
+        }
         self.status.leader.store(leader, Ordering::Release);
         self.publish_sole_leader();
     }

@@ -399,8 +399,9 @@ impl Store {
     }
 
     /// Runs `f` on `shard`'s data once a read with the given consistency may be served. A
-    /// leader that is its group's only voter serves a linearizable read at once (every
-    /// acknowledged write is applied here and no other node can lead).
+    /// leader that is its group's only voter, once it applied its term's first entry, serves
+    /// a linearizable read at once (every acknowledged write is applied here then, and no
+    /// other node can lead).
     pub async fn read_with<T>(
         &self,
         shard: ShardId,
@@ -408,7 +409,9 @@ impl Store {
         f: impl FnOnce(&ShardStore) -> T,
     ) -> ClusterResult<T> {
         let handle = self.handle(shard)?;
-        let sole = handle.status.sole_leader.load(Ordering::Acquire);
+        // Checked after `sole_leader`, which is published after `term_start`.
+        let sole = handle.status.sole_leader.load(Ordering::Acquire)
+            && *handle.applied.borrow() >= handle.status.term_start.load(Ordering::Acquire);
         if consistency == ReadConsistency::Linearizable && !sole {
             let deadline = self.deadline();
             let (responder, rx) = oneshot::channel();
