@@ -359,7 +359,7 @@ pub fn merge_results(merge: Merge, results: Vec<ExecResult>) -> ExecResult {
             .into_iter()
             .find(|o| *o != Output::Nil)
             .unwrap_or(Output::Nil)),
-        Merge::Scan => Ok(outputs.into_iter().next().unwrap_or(Output::Nil)),
+        Merge::Scan => unreachable!("SCAN walks shards one page at a time (fanout::scan)"),
         Merge::AllOk => Ok(Output::Ok),
     }
 }

@@ -45,7 +45,7 @@ pub fn split(
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> Option<BTreeMap<ShardId, Vec<usize>>> {
-    if node.config.cluster_mode != ClusterMode::Forward || node.topology.shards().len() < 2 {
+    if node.config.cluster_mode != ClusterMode::Forward || node.topology.placement.len() < 2 {
         return None;
     }
     let table = node.routing.read().clone();

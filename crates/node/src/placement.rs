@@ -123,12 +123,16 @@ fn balance_leaders(
                     .is_none_or(|t| t.elapsed() >= election);
                 if due {
                     campaigned.insert(shard, Instant::now());
-                    let _ = node.store.campaign(shard);
+                    if let Err(e) = node.store.campaign(shard) {
+                        tracing::debug!(%shard, error = %e, "campaign not started");
+                    }
                 }
             }
             Some(leader) if leader == me && preferred != me && up(preferred) => {
                 tracing::debug!(%shard, to = %preferred, "moving leadership to the preferred replica");
-                let _ = node.store.transfer_leader(shard, preferred);
+                if let Err(e) = node.store.transfer_leader(shard, preferred) {
+                    tracing::debug!(%shard, error = %e, "leader transfer not started");
+                }
             }
             _ => {}
         }

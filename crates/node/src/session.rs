@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use resp::{Encoder, ProtocolVersion};
 use router::ShardId;
 use storage::engine::OpRng;
-use storage::{ExecError, ExecResult, WriteEntry, WriteOp};
+use storage::{ExecError, ExecResult, ReadOp, WriteEntry, WriteOp};
 
 use crate::clients::ClientInfo;
 use crate::cmd::table::{table, Entry};
@@ -150,26 +150,12 @@ impl Session {
                 return self.propose(shards, ctx.now_ms, op, Some(merge)).await;
             }
             Ok(Plan::Read(op)) => {
-                self.drain().await;
-                match self.route(entry, args, self.readonly) {
-                    Ok(shard) => {
-                        let node = Arc::clone(&self.node);
-                        node.read_with(shard, &op, ctx.now_ms, self.read_mode())
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
+                let shard = self.route(entry, args, self.readonly);
+                self.read(shard, &op, ctx.now_ms).await
             }
             Ok(Plan::ReadAt(slot, op)) => {
-                self.drain().await;
-                match self.route_slot(slot) {
-                    Ok(shard) => {
-                        let node = Arc::clone(&self.node);
-                        node.read_with(shard, &op, ctx.now_ms, self.read_mode())
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
+                let shard = self.route_slot(slot);
+                self.read(shard, &op, ctx.now_ms).await
             }
             Ok(Plan::ReadAll(op, Merge::Scan)) => {
                 self.drain().await;
@@ -203,6 +189,19 @@ impl Session {
         let route = dispatch::route(&self.node, entry.spec, args)?;
         dispatch::redirect(&self.node, route, read_on_replica)?;
         Ok(route.shard)
+    }
+
+    /// After the pending writes, runs `op` on the routed shard (or replies the routing error).
+    async fn read(
+        &mut self,
+        shard: Result<ShardId, ExecError>,
+        op: &ReadOp,
+        now_ms: u64,
+    ) -> ExecResult {
+        self.drain().await;
+        let mode = self.read_mode();
+        let node = Arc::clone(&self.node);
+        node.read_with(shard?, op, now_ms, mode).await
     }
 
     /// The shard owning `slot`, or the `MOVED` reply.

@@ -9,14 +9,15 @@
 // Tests may unwrap (team rule); clippy only exempts #[test] functions themselves.
 #![allow(clippy::unwrap_used)]
 
-#[path = "cluster_redirect/harness.rs"]
-mod harness;
+mod cluster_proc;
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{have, tests_path, Cluster};
+use cluster_proc::ProcCluster as Cluster;
+use common::{have, tests_path};
 use redis::Value;
 
 /// Longest the cluster may take to agree on one view after it reports `cluster_state:ok`.
@@ -529,7 +530,7 @@ fn check_redis_benchmark(cluster: &Cluster) {
 
 #[test]
 fn redirect_mode_speaks_the_cluster_protocol() {
-    let cluster = Cluster::start(&["--cluster-mode", "redirect"]);
+    let cluster = Cluster::start(3, &["--cluster-mode", "redirect"]);
     cluster.wait_cluster_ok();
     let snap = settled(&cluster);
     let ids = ids_by_port(&cluster);
@@ -567,7 +568,7 @@ fn check_state_fails_without_quorum(mut cluster: Cluster) {
 
 #[test]
 fn forward_mode_answers_the_cluster_commands() {
-    let cluster = Cluster::start(&["--cluster-mode", "forward"]);
+    let cluster = Cluster::start(3, &["--cluster-mode", "forward"]);
     cluster.wait_cluster_ok();
     let ids = ids_by_port(&cluster);
     assert_eq!(ids.values().collect::<BTreeSet<_>>().len(), 3, "{ids:?}");

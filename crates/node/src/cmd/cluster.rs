@@ -400,9 +400,6 @@ fn info(node: &Node) -> String {
         ("cluster_size", masters.len().to_string()),
         ("cluster_current_epoch", view.epoch.to_string()),
         ("cluster_my_epoch", view.epoch.to_string()),
-        ("cluster_stats_messages_sent", "0".into()),
-        ("cluster_stats_messages_received", "0".into()),
-        ("total_cluster_links_buffer_limit_exceeded", "0".into()),
     ];
     let mut text = String::new();
     for (key, value) in lines {

@@ -231,6 +231,44 @@ impl ProcCluster {
         }
     }
 
+    /// Whether `port` is one of the nodes' Redis ports.
+    pub fn has_port(&self, port: u16) -> bool {
+        self.nodes.iter().any(|n| n.redis_port == port)
+    }
+
+    /// A new connection to the node with Redis port `port`.
+    pub fn conn_port(&self, port: u16) -> redis::Connection {
+        connect(port).unwrap_or_else(|e| panic!("connecting to port {port}: {e}"))
+    }
+
+    /// Waits until every node's `CLUSTER INFO` says `cluster_state:ok` (every slot's shard has
+    /// a leader whose address is known).
+    pub fn wait_cluster_ok(&self) {
+        for i in 1..=self.len() {
+            let mut last = String::new();
+            let ok = wait_until(READY_WAIT, || {
+                let info: redis::RedisResult<String> = connect(self.redis_port(i))
+                    .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query(&mut c));
+                match info {
+                    Ok(text) if text.contains("cluster_state:ok\r\n") => true,
+                    Ok(text) => {
+                        last = text;
+                        false
+                    }
+                    Err(e) => {
+                        last = e.to_string();
+                        false
+                    }
+                }
+            });
+            assert!(
+                ok,
+                "{} is not ok within {READY_WAIT:?}: {last}",
+                self.name(i)
+            );
+        }
+    }
+
     /// Prints the tail of every node's log to stderr.
     pub fn print_logs(&self) {
         for i in 1..=self.len() {
@@ -325,7 +363,9 @@ impl ProcCluster {
                     return Ok(());
                 }
                 match write_probe(port, &name) {
+                    // In redirect mode a node that does not lead the probe's shard says where.
                     Ok(()) => return Ok(()),
+                    Err(e) if e.code() == Some("MOVED") => return Ok(()),
                     Err(e) => last = format!("write through {name}: {e}"),
                 }
             }
