@@ -20,10 +20,13 @@ const GIB: u64 = 1 << 30;
 /// How reads are served (`--read-consistency`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReadMode {
-    /// On the leader after a ReadIndex round with a quorum: never stale.
+    /// On the leader after a ReadIndex round with a quorum, for every read: never stale, and
+    /// independent of clocks.
     Linearizable,
-    /// On the leader within its lease (no round trip); safe while clocks drift less than the
-    /// lease margin.
+    /// On the leader at once while its lease holds, else after a ReadIndex round (the
+    /// default). Linearizable as long as the nodes' clocks advance at rates within the lease
+    /// margin of each other (2 of 10 election ticks, 20%); a cut-off leader stops serving when
+    /// its lease runs out, before any other node can be elected.
     Lease,
     /// From any replica's applied state; may be stale.
     Stale,
@@ -223,9 +226,10 @@ pub struct Config {
         help_heading = "Cluster"
     )]
     pub replicas: usize,
-    /// How reads are served: `linearizable` (ReadIndex round with a quorum), `lease` (the
-    /// leader's lease; relies on bounded clock drift) or `stale` (any replica's applied state).
-    #[arg(long, env = "REDRAFT_READ_CONSISTENCY", value_enum, default_value_t = ReadMode::Linearizable, help_heading = "Cluster")]
+    /// How reads are served: `lease` (the leader's lease, else a ReadIndex round; relies on
+    /// bounded clock-rate drift), `linearizable` (a ReadIndex round with a quorum for every
+    /// read) or `stale` (any replica's applied state).
+    #[arg(long, env = "REDRAFT_READ_CONSISTENCY", value_enum, default_value_t = ReadMode::Lease, help_heading = "Cluster")]
     pub read_consistency: ReadMode,
     /// How a node treats a key whose shard it does not lead: `forward` it to the leader, or
     /// answer `-MOVED` (Redis Cluster clients).

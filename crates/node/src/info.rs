@@ -61,12 +61,26 @@ fn cluster(node: &Node) -> Lines {
     let local = node.local_shards();
     let led = local.iter().filter(|s| node.leads(**s)).count();
     let redirect = node.config.cluster_mode == ClusterMode::Redirect;
+    let stats = node.store.stats();
     vec![
         ("cluster_enabled", u8::from(redirect).to_string()),
         ("redraft_members", node.topology.members.len().to_string()),
         ("redraft_shards", node.topology.shards().len().to_string()),
         ("redraft_shards_hosted", local.len().to_string()),
         ("redraft_shards_led", led.to_string()),
+        ("redraft_store_rounds", stats.rounds.to_string()),
+        (
+            "redraft_store_rounds_synced",
+            stats.rounds_synced.to_string(),
+        ),
+        ("redraft_store_log_writes", stats.log_writes.to_string()),
+        ("redraft_store_batches_sent", stats.batches_sent.to_string()),
+        ("redraft_snapshots_sent", stats.snapshots_sent.to_string()),
+        (
+            "redraft_snapshots_installed",
+            stats.snapshots_installed.to_string(),
+        ),
+        ("redraft_log_compactions", stats.log_compactions.to_string()),
     ]
 }
 

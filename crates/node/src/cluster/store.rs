@@ -220,6 +220,14 @@ pub struct StoreStats {
     pub snapshots_installed: u64,
     /// Log compactions done here.
     pub log_compactions: u64,
+    /// Store loop rounds that had work (some peer had a Ready).
+    pub rounds: u64,
+    /// Rounds whose log writes were fsynced.
+    pub rounds_synced: u64,
+    /// Writes (entries, hard states, deletions) made to the `raft` column family.
+    pub log_writes: u64,
+    /// Message batches handed to the transport (one per destination node per send).
+    pub batches_sent: u64,
 }
 
 #[derive(Default)]
@@ -228,6 +236,10 @@ struct Counters {
     snapshots_failed: AtomicU64,
     snapshots_installed: Arc<AtomicU64>,
     log_compactions: AtomicU64,
+    rounds: AtomicU64,
+    rounds_synced: AtomicU64,
+    log_writes: AtomicU64,
+    batches_sent: AtomicU64,
 }
 
 struct Shared {
@@ -303,6 +315,7 @@ impl Store {
             counters: Arc::clone(&counters),
             inbox: inbox_rx,
             ticks: 0,
+            next_tick: Instant::now() + Duration::from_millis(cfg.tick_interval_ms.max(1)),
             next_read_ctx: 0,
             last_heard: HashMap::new(),
             down: BTreeSet::new(),
@@ -340,7 +353,7 @@ impl Store {
         }
     }
 
-    /// What this store counted so far (snapshots, compactions).
+    /// What this store counted so far (rounds, fsyncs, snapshots, compactions).
     pub fn stats(&self) -> StoreStats {
         let c = &self.shared.counters;
         StoreStats {
@@ -348,6 +361,10 @@ impl Store {
             snapshots_failed: c.snapshots_failed.load(Ordering::Relaxed),
             snapshots_installed: c.snapshots_installed.load(Ordering::Relaxed),
             log_compactions: c.log_compactions.load(Ordering::Relaxed),
+            rounds: c.rounds.load(Ordering::Relaxed),
+            rounds_synced: c.rounds_synced.load(Ordering::Relaxed),
+            log_writes: c.log_writes.load(Ordering::Relaxed),
+            batches_sent: c.batches_sent.load(Ordering::Relaxed),
         }
     }
 
@@ -684,6 +701,8 @@ struct StoreLoop {
     inbox: Receiver<StoreMsg>,
     /// Ticks since start.
     ticks: u64,
+    /// When the next tick is due.
+    next_tick: Instant,
     next_read_ctx: u64,
     /// Tick at which each other node was last heard from.
     last_heard: HashMap<NodeId, u64>,
@@ -714,14 +733,12 @@ impl StoreLoop {
     }
 
     fn run_until_stop(&mut self) {
-        let interval = Duration::from_millis(self.cfg.tick_interval_ms.max(1));
-        let mut next_tick = Instant::now() + interval;
         let mut busy = false;
         loop {
             let wait = if busy {
                 Duration::ZERO
             } else {
-                next_tick.saturating_duration_since(Instant::now())
+                self.next_tick.saturating_duration_since(Instant::now())
             };
             match self.inbox.recv_timeout(wait) {
                 Ok(StoreMsg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
@@ -735,14 +752,35 @@ impl StoreLoop {
                     Err(_) => break,
                 }
             }
+            // After the inputs and before the reads they brought are started: a lease read
+            // is then checked against a clock no older than the read (see `catch_up_ticks`).
+            self.catch_up_ticks();
             self.flush_proposals();
-            let now = Instant::now();
-            if now >= next_tick {
-                self.on_tick(now);
-                next_tick = (next_tick + interval).max(now);
-            }
             busy = self.run_round();
         }
+    }
+
+    /// Ticks once for every tick interval that passed since the last tick, so Raft's clock
+    /// never runs behind the wall clock, even after the loop was held up (a slow fsync, the
+    /// thread not scheduled): a leader counts its lease in ticks, and a lease read checked
+    /// against a clock that fell behind could outlive the lease. Peers get at most
+    /// `election_ticks + 1` ticks at once (by then every lease and election timeout has run
+    /// out, so more would change nothing); the node-level chores of a tick run once.
+    fn catch_up_ticks(&mut self) {
+        let now = Instant::now();
+        if now < self.next_tick {
+            return;
+        }
+        let interval = Duration::from_millis(self.cfg.tick_interval_ms.max(1));
+        let mut due = 0u64;
+        while now >= self.next_tick && due <= self.cfg.election_ticks {
+            due += 1;
+            self.next_tick += interval;
+        }
+        if now >= self.next_tick {
+            self.next_tick = now + interval;
+        }
+        self.on_tick(now, due);
     }
 
     fn on_msg(&mut self, msg: StoreMsg) {
@@ -868,6 +906,9 @@ impl StoreLoop {
     }
 
     fn on_raft(&mut self, from: NodeId, batch: Vec<ShardMessage>) {
+        // A message may start a lease read here (a follower's ReadIndex, or reads released
+        // by a commit): the clock must not be older than the message.
+        self.catch_up_ticks();
         self.last_heard.insert(from, self.ticks);
         if self.down.remove(&from) {
             tracing::info!(node = %self.cfg.node_id, peer = %from, "node is back");
@@ -943,29 +984,34 @@ impl StoreLoop {
         }
     }
 
-    fn on_tick(&mut self, now: Instant) {
-        self.ticks += 1;
+    /// `ticks` ticks of every peer at once (see `catch_up_ticks`), then the node's chores
+    /// (membership refresh, liveness probes, log compaction, failure detection), each run
+    /// when its period was crossed.
+    fn on_tick(&mut self, now: Instant, ticks: u64) {
+        let before = self.ticks;
+        self.ticks += ticks;
+        let after = self.ticks;
+        let crossed = |period: u64| before / period.max(1) != after / period.max(1);
         for peer in self.peers.values_mut() {
-            peer.tick();
+            for _ in 0..ticks {
+                peer.tick();
+            }
             peer.expire(now);
         }
         // Group membership changes rarely: recompute the node set now and then, not every tick
         // (a walk over every peer, which shows with a thousand idle shards).
-        if self.ticks.is_multiple_of(MEMBERS_REFRESH_TICKS) || self.members.is_empty() {
+        if crossed(MEMBERS_REFRESH_TICKS) || self.members.is_empty() {
             self.members = self.other_nodes();
         }
         let nodes = self.members.clone();
-        if self
-            .ticks
-            .is_multiple_of(self.cfg.probe_interval_ticks.max(1))
-        {
+        if crossed(self.cfg.probe_interval_ticks) {
             for &node in &nodes {
                 if self.transport.send(node, Vec::new()).is_err() {
                     self.on_unreachable(node, true);
                 }
             }
         }
-        if self.ticks.is_multiple_of(COMPACT_CHECK_TICKS) {
+        if crossed(COMPACT_CHECK_TICKS) {
             self.maybe_compact_logs();
         }
         for node in nodes {
@@ -994,6 +1040,7 @@ impl StoreLoop {
             return false;
         }
         let mut outbox = Outbox::collect(&mut readys);
+        self.counters.rounds.fetch_add(1, Ordering::Relaxed);
         for sm in std::mem::take(&mut outbox.snapshots) {
             self.start_snapshot_send(sm);
         }
@@ -1028,6 +1075,7 @@ impl StoreLoop {
     fn send_all(&mut self, batches: BTreeMap<NodeId, Vec<ShardMessage>>) {
         for (node, batch) in batches {
             let shards: Vec<ShardId> = batch.iter().map(|m| m.shard).collect();
+            self.counters.batches_sent.fetch_add(1, Ordering::Relaxed);
             match self.transport.send(node, batch) {
                 Ok(()) => {}
                 Err(e) => {
@@ -1053,9 +1101,19 @@ impl StoreLoop {
         if writes.is_empty() {
             return;
         }
+        let c = &self.counters;
+        c.log_writes
+            .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        if sync {
+            c.rounds_synced.fetch_add(1, Ordering::Relaxed);
+        }
         let mut batch = rocksdb::WriteBatch::default();
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(sync);
+        // A round's writes come shard by shard in key order (log entries, then the hard state
+        // right after them), so each memtable insert starts from where the last one ended
+        // instead of searching the whole skip list.
+        opts.set_memtable_insert_hint_per_batch(true);
         let result = log_store::stage_writes(&self.db, &mut batch, writes)
             .and_then(|()| self.db.rocks().write_opt(batch, &opts).map_err(Into::into));
         if let Err(e) = result {
