@@ -200,8 +200,9 @@ impl OpRng {
 /// The write transaction that applies one entry, or a batch of entries, to one shard.
 ///
 /// Writes are buffered in an ordered overlay that reads see (read-your-writes across the ops of
-/// one entry and across the entries of a batch) and are committed as one RocksDB `WriteBatch` together with the shard state, so
-/// the applied index moves atomically with the data it covers.
+/// one entry and across the entries of a batch) and are staged into one RocksDB `WriteBatch`
+/// together with the shard state (`Txn::commit_into`), so the applied index moves atomically
+/// with the data it covers. The batch may carry other shards' transactions too.
 pub struct Txn<'a> {
     db: &'a Db,
     cf_name: &'a str,
@@ -298,11 +299,19 @@ impl<'a> Txn<'a> {
         self.overlay.is_empty() && self.cleared.is_empty()
     }
 
-    /// Commits all writes and the shard state at `applied_index` in one batch, without fsync.
-    pub(crate) fn commit(mut self, applied_index: u64) -> Result<ShardState, StorageError> {
+    /// Stages all writes and the shard state at `applied_index` into `batch`, in this shard's
+    /// column family: range deletes first, then the point writes, then the state record, so the
+    /// applied index lands in the same atomic write as the data it covers. The caller writes
+    /// `batch`, possibly together with other shards' transactions (see
+    /// [`crate::shard::ApplyGroup`]), and publishes the returned state only once that write
+    /// succeeded.
+    pub(crate) fn commit_into(
+        mut self,
+        applied_index: u64,
+        batch: &mut WriteBatch,
+    ) -> Result<ShardState, StorageError> {
         self.state.applied_index = applied_index;
         let cf = self.db.cf(self.cf_name)?;
-        let mut batch = WriteBatch::default();
         for (start, end) in &self.cleared {
             batch.delete_range_cf(&cf, start, end);
         }
@@ -317,10 +326,18 @@ impl<'a> Txn<'a> {
             keys::SHARD_STATE_KEY,
             keys::encode_shard_state(&self.state),
         );
-        let mut opts = WriteOptions::default();
-        opts.set_sync(false);
-        self.db.rocks().write_opt(batch, &opts)?;
         Ok(self.state)
+    }
+
+    /// Commits all writes and the shard state at `applied_index` in one batch of their own,
+    /// without fsync, bypassing the shard's cached state: for tests that write directly.
+    #[cfg(test)]
+    pub(crate) fn commit(self, applied_index: u64) -> Result<ShardState, StorageError> {
+        let db = self.db;
+        let mut batch = WriteBatch::default();
+        let state = self.commit_into(applied_index, &mut batch)?;
+        write_unsynced(db, batch)?;
+        Ok(state)
     }
 
     fn is_cleared(&self, key: &[u8]) -> bool {
@@ -530,6 +547,14 @@ impl Reader for SnapshotView<'_> {
         iter.status()?;
         Ok(())
     }
+}
+
+/// Writes `batch` as one atomic RocksDB write, without fsync: callers sync the Raft log or the
+/// WAL where durability matters (applied entries are redone from the log after a crash).
+pub(crate) fn write_unsynced(db: &Db, batch: WriteBatch) -> Result<(), StorageError> {
+    let mut opts = WriteOptions::default();
+    opts.set_sync(false);
+    Ok(db.rocks().write_opt(batch, &opts)?)
 }
 
 type PendingRange<'r> = std::collections::btree_map::Range<'r, Vec<u8>, Option<Vec<u8>>>;

@@ -31,4 +31,4 @@ pub use engine::{Reader, ReaderExt, SnapshotView, Txn};
 pub use error::StorageError;
 pub use op::{ReadOp, WriteEntry, WriteOp};
 pub use output::{ExecError, ExecResult, Output};
-pub use shard::ShardStore;
+pub use shard::{ApplyGroup, ShardStore};

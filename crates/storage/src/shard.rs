@@ -1,13 +1,18 @@
 //! One shard replica's data: applying entries and reading at a point in time.
+//!
+//! Entries are applied through an [`ApplyGroup`]: one transaction per shard, all staged into
+//! ONE RocksDB `WriteBatch` and written once, so applying the committed entries of many shards
+//! costs one write instead of one per shard. [`ShardStore::apply_batch`] is a group of one.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::db::{shard_cf_name, Db};
-use rocksdb::{WriteBatch, WriteOptions};
+use rocksdb::WriteBatch;
 
-use crate::engine::{SnapshotView, Txn};
+use crate::engine::{write_unsynced, SnapshotView, Txn};
 use crate::error::StorageError;
 use crate::export::{Chunk, SlotRange};
 use crate::keys::{self, ShardState};
@@ -19,8 +24,13 @@ pub struct ShardStore {
     db: Arc<Db>,
     id: u64,
     cf_name: String,
-    /// The applied index and version floor. The lock also makes applies to one shard run one at
-    /// a time, which deterministic apply requires.
+    /// Held by everything that changes the shard (applies, imports, installs, range deletes),
+    /// so they run one at a time, which deterministic apply requires. Taken before `state`.
+    apply_lock: Mutex<()>,
+    /// The applied index and version floor as of the last completed write. Invariant: the
+    /// data it covers is written (it is replaced only after the write that moves it, under
+    /// `apply_lock`), so a reader never waits for an apply and never sees a state ahead of
+    /// its data.
     state: Mutex<ShardState>,
 }
 
@@ -40,6 +50,7 @@ impl ShardStore {
             db,
             id,
             cf_name,
+            apply_lock: Mutex::new(()),
             state: Mutex::new(state),
         })
     }
@@ -54,7 +65,8 @@ impl ShardStore {
         &self.db
     }
 
-    /// The shard's persistent state as of the last applied entry.
+    /// The shard's persistent state as of the last applied entry whose write completed. Never
+    /// waits for an apply in progress.
     pub fn state(&self) -> ShardState {
         *self.state.lock()
     }
@@ -84,29 +96,16 @@ impl ShardStore {
     ///   same data they would see after a commit per entry.
     /// - The batch is atomic: on a storage error nothing of it is written and the applied index
     ///   does not move, so the applied index always covers exactly the data written.
+    ///
+    /// This is an [`ApplyGroup`] of one shard; several shards share one write through a group.
     pub fn apply_batch(
         &self,
         entries: &[(u64, &WriteEntry)],
     ) -> Result<Vec<Option<Vec<ExecResult>>>, StorageError> {
-        let mut state = self.state.lock();
-        let mut last_index = state.applied_index;
-        let mut txn: Option<Txn<'_>> = None;
-        let mut out = Vec::with_capacity(entries.len());
-        for &(index, entry) in entries {
-            if index <= last_index {
-                out.push(None);
-                continue;
-            }
-            let txn =
-                txn.get_or_insert_with(|| Txn::new(&self.db, &self.cf_name, entry.now_ms, *state));
-            txn.set_now_ms(entry.now_ms);
-            out.push(Some(apply_ops(txn, entry)?));
-            last_index = index;
-        }
-        if let Some(txn) = txn {
-            *state = txn.commit(last_index)?;
-        }
-        Ok(out)
+        let mut group = ApplyGroup::new();
+        let results = group.stage(self, entries)?;
+        group.write()?;
+        Ok(results)
     }
 
     /// Runs `f` on a consistent point-in-time view of the shard, reading at `now_ms`.
@@ -124,7 +123,8 @@ impl ShardStore {
     /// version they reference, in one batch (not synced). Does not move the applied index.
     pub fn import_chunk(&self, chunk: &Chunk) -> Result<(), StorageError> {
         let max_version = chunk.max_version()?;
-        let mut state = self.state.lock();
+        let _applies = self.apply_lock.lock();
+        let state = self.state();
         let cf = self.db.cf(&self.cf_name)?;
         let mut batch = WriteBatch::default();
         for (key, value) in &chunk.records {
@@ -137,11 +137,11 @@ impl ShardStore {
         }
         let next = ShardState {
             last_version: state.last_version.max(max_version),
-            ..*state
+            ..state
         };
         batch.put_cf(&cf, keys::SHARD_STATE_KEY, keys::encode_shard_state(&next));
-        self.write_unsynced(batch)?;
-        *state = next;
+        write_unsynced(&self.db, batch)?;
+        *self.state.lock() = next;
         Ok(())
     }
 
@@ -150,17 +150,18 @@ impl ShardStore {
     /// `state` (applied index and version floor) written last. Not atomic as a whole: a crash
     /// part-way leaves the old applied index over partial data, so the caller must redo the
     /// whole install on restart (it is idempotent) before serving the shard. Not synced.
+    /// [`ShardStore::state`] returns the old state until the new one is written.
     pub fn install_snapshot(
         &self,
         state: ShardState,
         next_chunk: &mut dyn FnMut() -> Result<Option<Chunk>, StorageError>,
     ) -> Result<(), StorageError> {
-        let mut current = self.state.lock();
+        let _applies = self.apply_lock.lock();
         let (start, end) = keys::slot_range_bounds(0, 0x3FFF);
         let cf = self.db.cf(&self.cf_name)?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(&cf, start, end);
-        self.write_unsynced(batch)?;
+        write_unsynced(&self.db, batch)?;
         while let Some(chunk) = next_chunk()? {
             let mut batch = WriteBatch::default();
             for (key, value) in &chunk.records {
@@ -171,42 +172,202 @@ impl ShardStore {
                 }
                 batch.put_cf(&cf, key, value);
             }
-            self.write_unsynced(batch)?;
+            write_unsynced(&self.db, batch)?;
         }
         let mut batch = WriteBatch::default();
         batch.put_cf(&cf, keys::SHARD_STATE_KEY, keys::encode_shard_state(&state));
-        self.write_unsynced(batch)?;
-        *current = state;
+        write_unsynced(&self.db, batch)?;
+        *self.state.lock() = state;
         Ok(())
     }
 
     /// Deletes every record of `range` (after it moved away), in O(1) writes: one range delete.
     pub fn delete_slot_range(&self, range: SlotRange) -> Result<(), StorageError> {
-        let _applies = self.state.lock();
+        let _applies = self.apply_lock.lock();
         let (start, end) = keys::slot_range_bounds(range.first, range.last);
         let cf = self.db.cf(&self.cf_name)?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(&cf, start, end);
-        self.write_unsynced(batch)
-    }
-
-    fn write_unsynced(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let mut opts = WriteOptions::default();
-        opts.set_sync(false);
-        Ok(self.db.rocks().write_opt(batch, &opts)?)
+        write_unsynced(&self.db, batch)
     }
 
     /// Runs `f` on a write transaction at `now_ms` over the current data and discards it:
     /// nothing is written. For tests and for checking what an entry would do.
     pub fn dry_run<T>(&self, now_ms: u64, f: impl FnOnce(&mut Txn<'_>) -> T) -> T {
-        let state = self.state.lock();
-        let mut txn = Txn::new(&self.db, &self.cf_name, now_ms, *state);
+        let _applies = self.apply_lock.lock();
+        let mut txn = Txn::new(&self.db, &self.cf_name, now_ms, self.state());
         f(&mut txn)
     }
 
     /// The name of the shard's column family.
     pub fn cf_name(&self) -> &str {
         &self.cf_name
+    }
+}
+
+/// Applies the committed entries of several shards in ONE atomic RocksDB write: each shard's
+/// entries run in one transaction of their own ([`ApplyGroup::stage`]), every transaction is
+/// staged into one `WriteBatch` with its shard's new state, and [`ApplyGroup::write`] writes it
+/// once (not synced) and only then publishes each shard's new state.
+///
+/// Per shard, everything [`ShardStore::apply_batch`] promises holds (it is a group of one):
+/// entries apply in order and deterministically, entries at or below the applied index are
+/// replays that apply nothing and return `None`, and the applied index moves in the same
+/// write as the data it covers. Across shards:
+/// - **One write.** Every staged shard's data and state reach RocksDB in one `WriteBatch`, or
+///   none does: a storage error while staging or writing writes nothing for any shard.
+/// - **A shard staged again continues its transaction**, so its later entries see the writes
+///   of its earlier ones and the outcome is that of staging both runs as one. Shards are
+///   independent (one column family each), so the order between shards does not matter.
+/// - **Readers never see a state before its data.** Staging a shard takes its apply lock and
+///   holds it until the group is written or dropped, so no other apply, import or install of
+///   that shard interleaves; [`ShardStore::state`] does not wait and returns the old state
+///   until the write completes, the new one after.
+///
+/// Rules for callers: stage, then write or drop, promptly (other changes to a staged shard
+/// wait); hold one group at a time on a thread, and do not change a staged shard otherwise
+/// while the group lives (installing a snapshot into it would deadlock): write the group
+/// first. All shards of a group live in one [`Db`].
+#[derive(Default)]
+pub struct ApplyGroup<'a> {
+    /// The database every staged shard lives in; `None` until the first stage.
+    db: Option<&'a Db>,
+    /// The shards staged so far, by id.
+    shards: BTreeMap<u64, Staged<'a>>,
+    /// Set when a stage failed: the group holds a partial entry and must be dropped.
+    failed: bool,
+}
+
+/// One shard's part of an [`ApplyGroup`].
+struct Staged<'a> {
+    store: &'a ShardStore,
+    /// The shard's apply lock, held until the group is written or dropped.
+    _applies: MutexGuard<'a, ()>,
+    /// The shard's state when it was first staged (nothing else changes it while staged).
+    base: ShardState,
+    /// The highest index applied or staged. Invariant: `last_index >= base.applied_index`.
+    last_index: u64,
+    /// The open transaction, once an entry above the applied index has been staged.
+    txn: Option<Txn<'a>>,
+}
+
+impl<'a> ApplyGroup<'a> {
+    /// An empty group.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies `entries` (ascending indexes) of `store`'s shard in the shard's transaction of
+    /// this group, which is opened on the shard's first stage and continued on later ones.
+    /// Returns, per entry, its op results, or `None` for a replay (at or below the highest
+    /// index applied or staged). Nothing is written before [`ApplyGroup::write`], so the
+    /// caller must not hand the results out before that succeeds.
+    ///
+    /// On a storage error the group holds a partial entry: drop it (nothing is written).
+    ///
+    /// # Panics
+    /// If an earlier stage failed, if `store` lives in another database than the shards staged
+    /// before, or if another `ShardStore` of the same shard was staged before.
+    pub fn stage(
+        &mut self,
+        store: &'a ShardStore,
+        entries: &[(u64, &WriteEntry)],
+    ) -> Result<Vec<Option<Vec<ExecResult>>>, StorageError> {
+        assert!(
+            !self.failed,
+            "shard {}: staged into an apply group whose earlier stage failed",
+            store.id
+        );
+        let db: &'a Db = &store.db;
+        let group_db = *self.db.get_or_insert(db);
+        assert!(
+            std::ptr::eq(group_db, db),
+            "shard {}: staged into an apply group of another database",
+            store.id
+        );
+        let staged = self.shards.entry(store.id).or_insert_with(|| {
+            let applies = store.apply_lock.lock();
+            let base = store.state();
+            Staged {
+                store,
+                _applies: applies,
+                base,
+                last_index: base.applied_index,
+                txn: None,
+            }
+        });
+        assert!(
+            std::ptr::eq(staged.store, store),
+            "shard {}: staged through two stores of the same shard",
+            store.id
+        );
+        let result = staged.stage(entries);
+        self.failed = result.is_err();
+        result
+    }
+
+    /// Writes every staged transaction in ONE atomic RocksDB write (not synced: the caller
+    /// syncs the log or the WAL), then publishes each shard's new state. A group whose entries
+    /// were all replays writes nothing. On an error nothing is written and no state moves.
+    ///
+    /// # Panics
+    /// If a stage failed: the group holds a partial entry, which must never be written.
+    pub fn write(mut self) -> Result<(), StorageError> {
+        assert!(
+            !self.failed,
+            "an apply group is written after a failed stage"
+        );
+        let Some(db) = self.db else {
+            return Ok(());
+        };
+        let mut batch = WriteBatch::default();
+        let mut next = Vec::with_capacity(self.shards.len());
+        for staged in self.shards.values_mut() {
+            next.push(match staged.txn.take() {
+                Some(txn) => Some(txn.commit_into(staged.last_index, &mut batch)?),
+                None => None,
+            });
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        write_unsynced(db, batch)?;
+        // Published only now that the data is written.
+        for (staged, next) in self.shards.values().zip(next) {
+            if let Some(next) = next {
+                *staged.store.state.lock() = next;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether nothing has been staged.
+    pub fn is_empty(&self) -> bool {
+        self.shards.is_empty()
+    }
+}
+
+impl Staged<'_> {
+    /// Runs `entries` above `last_index` in the shard's transaction (see [`ApplyGroup::stage`]).
+    fn stage(
+        &mut self,
+        entries: &[(u64, &WriteEntry)],
+    ) -> Result<Vec<Option<Vec<ExecResult>>>, StorageError> {
+        let store = self.store;
+        let mut out = Vec::with_capacity(entries.len());
+        for &(index, entry) in entries {
+            if index <= self.last_index {
+                out.push(None);
+                continue;
+            }
+            let txn = self.txn.get_or_insert_with(|| {
+                Txn::new(&store.db, &store.cf_name, entry.now_ms, self.base)
+            });
+            txn.set_now_ms(entry.now_ms);
+            out.push(Some(apply_ops(txn, entry)?));
+            self.last_index = index;
+        }
+        Ok(out)
     }
 }
 
@@ -290,6 +451,209 @@ mod tests {
     fn get(store: &ShardStore, key: &str) -> Output {
         let op = ReadOp::String(StringRead::Get { key: key.into() });
         store.read(1_020, &op).expect("get")
+    }
+
+    /// Every record of shard `id`'s column family, state record included.
+    fn dump(db: &Db, id: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let cf = db.cf(&shard_cf_name(id)).unwrap();
+        db.rocks()
+            .iterator_cf(&cf, rocksdb::IteratorMode::Start)
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect()
+    }
+
+    /// How many writes (WAL records) reached `db` after `sequence`.
+    fn writes_since(db: &Db, sequence: u64) -> usize {
+        db.sync_wal().unwrap();
+        db.rocks()
+            .get_updates_since(0)
+            .unwrap()
+            .filter(|update| update.as_ref().unwrap().0 > sequence)
+            .count()
+    }
+
+    fn open_shards(dir: &std::path::Path, ids: &[u64]) -> (Arc<Db>, Vec<ShardStore>) {
+        let db = Db::open(dir, &StorageConfig::default()).expect("open");
+        let stores = ids
+            .iter()
+            .map(|&id| {
+                db.create_shard(id).expect("create shard");
+                db.shard(id).expect("shard")
+            })
+            .collect();
+        (db, stores)
+    }
+
+    /// Per shard, a different cut of [`entries`] so the shards' data differ.
+    fn shard_entries(shard: usize) -> Vec<WriteEntry> {
+        entries().into_iter().skip(shard % 2).collect()
+    }
+
+    #[test]
+    fn a_group_of_shards_writes_what_each_shard_writes_alone() {
+        let (alone_dir, group_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ids = [1, 2, 3];
+        let (alone_db, alone) = open_shards(alone_dir.path(), &ids);
+        let (group_db, grouped) = open_shards(group_dir.path(), &ids);
+        let per_shard: Vec<Vec<WriteEntry>> = (0..ids.len()).map(shard_entries).collect();
+        let indexed: Vec<Vec<(u64, &WriteEntry)>> = per_shard
+            .iter()
+            .map(|entries| (1u64..).zip(entries).collect())
+            .collect();
+
+        let expected: Vec<_> = alone
+            .iter()
+            .zip(&indexed)
+            .map(|(store, entries)| store.apply_batch(entries).unwrap())
+            .collect();
+
+        // Shard 1 is staged in two runs around the others: its second run reads the first's
+        // writes ("a" is incremented from the value its first run set).
+        let mut group = ApplyGroup::new();
+        let mut results: Vec<Vec<_>> = (0..ids.len()).map(|_| Vec::new()).collect();
+        let (head, tail) = indexed[0].split_at(2);
+        results[0].extend(group.stage(&grouped[0], head).unwrap());
+        for i in 1..ids.len() {
+            results[i] = group.stage(&grouped[i], &indexed[i]).unwrap();
+        }
+        results[0].extend(group.stage(&grouped[0], tail).unwrap());
+        // Nothing is visible before the write: no data, the old state (readers do not wait),
+        // and other changes to a staged shard wait.
+        assert!(
+            dump(&group_db, 1).is_empty(),
+            "nothing is written before the group is"
+        );
+        assert_eq!(grouped[0].state(), ShardState::default());
+        assert!(
+            grouped[0].apply_lock.try_lock().is_none(),
+            "staged shards stay locked"
+        );
+        let sequence = group_db.rocks().latest_sequence_number();
+        group.write().unwrap();
+        assert_eq!(
+            writes_since(&group_db, sequence),
+            1,
+            "one write for every shard"
+        );
+
+        assert_eq!(format!("{expected:?}"), format!("{results:?}"));
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(alone[i].state(), grouped[i].state(), "shard {id}");
+            assert_eq!(dump(&alone_db, *id), dump(&group_db, *id), "shard {id}");
+        }
+        assert_eq!(grouped[0].state().applied_index, 5);
+        assert_eq!(get(&grouped[0], "a"), Output::bulk("3"));
+    }
+
+    #[test]
+    fn a_storage_error_in_a_group_writes_nothing_for_any_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, stores) = open_shards(dir.path(), &[1, 2]);
+        // A metadata record that does not decode: reading "bad" is a storage error.
+        let cf = db.cf(&shard_cf_name(2)).unwrap();
+        let bad_key = keys::meta_key(crate::engine::slot_of(b"bad"), b"bad");
+        db.rocks().put_cf(&cf, &bad_key, []).unwrap();
+        drop(cf);
+        let before = (dump(&db, 1), dump(&db, 2));
+
+        let good = entries();
+        let good: Vec<_> = (1u64..).zip(&good).collect();
+        let failing = [
+            entry(
+                1_000,
+                vec![set("x", "1", SetCond::Always, ExpiryChange::Clear)],
+            ),
+            entry(1_001, vec![incr("bad")]),
+        ];
+        let failing: Vec<_> = (1u64..).zip(&failing).collect();
+        let mut group = ApplyGroup::new();
+        group.stage(&stores[0], &good).unwrap();
+        assert!(matches!(
+            group.stage(&stores[1], &failing),
+            Err(StorageError::Corrupt(_))
+        ));
+        drop(group);
+
+        assert_eq!((dump(&db, 1), dump(&db, 2)), before);
+        assert_eq!(stores[0].state(), ShardState::default());
+        assert_eq!(stores[1].state(), ShardState::default());
+        // The locks are released and the shards apply normally afterwards.
+        stores[0].apply_batch(&good).unwrap();
+        assert_eq!(stores[0].state().applied_index, 5);
+        assert!(stores[1].apply_batch(&failing).is_err());
+        assert_eq!(dump(&db, 2), before.1);
+    }
+
+    #[test]
+    #[should_panic(expected = "written after a failed stage")]
+    fn a_group_whose_stage_failed_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, stores) = open_shards(dir.path(), &[1]);
+        let cf = db.cf(&shard_cf_name(1)).unwrap();
+        let bad_key = keys::meta_key(crate::engine::slot_of(b"bad"), b"bad");
+        db.rocks().put_cf(&cf, &bad_key, []).unwrap();
+        drop(cf);
+        let failing = [
+            entry(
+                1_000,
+                vec![set("x", "1", SetCond::Always, ExpiryChange::Clear)],
+            ),
+            entry(1_001, vec![incr("bad")]),
+        ];
+        let failing: Vec<_> = (1u64..).zip(&failing).collect();
+        let mut group = ApplyGroup::new();
+        assert!(group.stage(&stores[0], &failing).is_err());
+        let _ = group.write();
+    }
+
+    #[test]
+    fn a_group_skips_replays_per_shard_and_writes_nothing_for_replays_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, stores) = open_shards(dir.path(), &[1, 2]);
+        let entries = entries();
+        let all: Vec<_> = (1u64..).zip(&entries).collect();
+        stores[0].apply_batch(&all[..2]).unwrap();
+
+        let mut group = ApplyGroup::new();
+        let first = group.stage(&stores[0], &all).unwrap();
+        let other = group.stage(&stores[1], &all[..2]).unwrap();
+        // Shard 1 again, overlapping what this group staged: 4 and 5 are replays now.
+        let extra = entry(1_030, vec![incr("a")]);
+        let again = group
+            .stage(&stores[0], &[all[3], all[4], (6, &extra)])
+            .unwrap();
+        group.write().unwrap();
+
+        assert!(first[0].is_none() && first[1].is_none());
+        assert!(first[2..].iter().all(Option::is_some));
+        assert!(other.iter().all(Option::is_some));
+        assert!(again[0].is_none() && again[1].is_none());
+        assert_eq!(
+            format!("{:?}", again[2]),
+            format!("{:?}", Some(vec![Ok::<_, ExecError>(Output::Int(4))]))
+        );
+        assert_eq!(stores[0].state().applied_index, 6);
+        assert_eq!(stores[1].state().applied_index, 2);
+
+        // Only replays: nothing is written at all.
+        let sequence = db.rocks().latest_sequence_number();
+        let mut group = ApplyGroup::new();
+        assert!(group
+            .stage(&stores[0], &all)
+            .unwrap()
+            .iter()
+            .all(Option::is_none));
+        assert!(group
+            .stage(&stores[1], &all[..2])
+            .unwrap()
+            .iter()
+            .all(Option::is_none));
+        group.write().unwrap();
+        assert_eq!(db.rocks().latest_sequence_number(), sequence);
+        assert_eq!(stores[0].state().applied_index, 6);
     }
 
     #[test]
