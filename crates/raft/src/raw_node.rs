@@ -144,6 +144,16 @@ impl<S: Storage> RawNode<S> {
         self.raft.is_quiescent()
     }
 
+    /// While this node leads under a lease ([`Config::lease_read`]) that is in force: how
+    /// many more ticks it holds (at least 1). A driver may answer a read at once from this,
+    /// at the current commit index, without [`RawNode::read_index`], as long as it counts
+    /// the ticks on the same clock that drives [`RawNode::tick`] and stops when they run out
+    /// (a driver that measures ticks in wall-clock time can turn this into a deadline).
+    /// `None` when lease reads are off or the lease is not in force.
+    pub fn lease_ticks_left(&self) -> Option<u64> {
+        self.raft.lease_ticks_left()
+    }
+
     /// Wakes a quiesced group (e.g. when the failure detector sees a peer down).
     pub fn wake(&mut self) {
         self.raft.wake();

@@ -9,7 +9,9 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use raft::{
     ConfChange, Entry, EntryKind, Message, NodeId, RawNode, ReadState, Ready, SoftState, StateRole,
@@ -56,6 +58,29 @@ pub struct PeerStatus {
     /// Index of the first entry of this replica's leadership term (its no-op), set when it
     /// becomes leader.
     pub term_start: AtomicU64,
+    /// This replica's leader lease, while it leads under one (see [`Peer::publish_lease`]).
+    pub lease: Mutex<Option<Lease>>,
+}
+
+/// A leader lease as the store handle sees it: until `until`, a linearizable read may be
+/// served here once the applied index reaches `commit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// When the lease ends (the start of the tick at which Raft's lease runs out).
+    pub until: Instant,
+    /// The commit index when the lease was published: it covers every entry committed in
+    /// earlier terms (the lease needs an entry of this term committed), and every later
+    /// write is acknowledged only once applied, so a read that waits for this index and
+    /// then reads the latest applied state sees every acknowledged write.
+    pub commit: u64,
+}
+
+impl PeerStatus {
+    /// The index a linearizable read at `now` must wait for, if the lease holds then.
+    pub fn lease_read_index(&self, now: Instant) -> Option<u64> {
+        let lease = (*self.lease.lock())?;
+        (now < lease.until).then_some(lease.commit)
+    }
 }
 
 /// One proposal handed to [`Peer::propose`].
@@ -373,12 +398,26 @@ impl Peer {
         self.status.sole_leader.store(sole, Ordering::Release);
     }
 
-    /// Advances time one tick unless the group is quiesced here, and publishes whether it
-    /// is.
-    pub fn tick(&mut self) {
-        if !self.raw.is_quiescent() {
-            self.raw.tick();
+    /// Publishes the leader lease for reads that skip the store loop: while Raft holds the
+    /// lease for `left` more ticks, it ends `left` tick intervals after `tick_began` (when
+    /// the current tick began on the loop's clock, which catches up with the wall clock).
+    /// Cleared when the lease is not in force (not leader, transfer started, lease lapsed).
+    pub fn publish_lease(&self, tick_began: Instant, interval: Duration) {
+        let lease = self.raw.lease_ticks_left().map(|left| Lease {
+            until: tick_began + interval * u32::try_from(left).unwrap_or(u32::MAX),
+            commit: self.raw.raft_log().committed(),
+        });
+        let mut slot = self.status.lease.lock();
+        if *slot != lease {
+            *slot = lease;
         }
+    }
+
+    /// Advances Raft's time one tick, and publishes whether the group is quiesced here. A
+    /// quiesced group's tick only moves its clock (no heartbeats, no election timer), and
+    /// it must: a lease counted in ticks has to run out in a quiet group too.
+    pub fn tick(&mut self) {
+        self.raw.tick();
         let quiescent = self.raw.is_quiescent();
         self.status.quiescent.store(quiescent, Ordering::Release);
     }

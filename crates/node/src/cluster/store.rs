@@ -418,7 +418,9 @@ impl Store {
     /// Runs `f` on `shard`'s data once a read with the given consistency may be served. A
     /// leader that is its group's only voter, once it applied its term's first entry, serves
     /// a linearizable read at once (every acknowledged write is applied here then, and no
-    /// other node can lead).
+    /// other node can lead). A leader whose published lease holds serves it once its applied
+    /// index reaches the lease's commit index, without asking the store loop; otherwise the
+    /// loop runs a ReadIndex round (or checks the lease itself).
     pub async fn read_with<T>(
         &self,
         shard: ShardId,
@@ -431,13 +433,21 @@ impl Store {
             && *handle.applied.borrow() >= handle.status.term_start.load(Ordering::Acquire);
         if consistency == ReadConsistency::Linearizable && !sole {
             let deadline = self.deadline();
-            let (responder, rx) = oneshot::channel();
-            self.submit(StoreMsg::Read {
-                shard,
-                deadline,
-                responder,
-            })?;
-            let index = wait(deadline, rx).await??;
+            let index = match handle.status.lease_read_index(Instant::now()) {
+                Some(index) => index,
+                None => {
+                    let (responder, rx) = oneshot::channel();
+                    self.submit(StoreMsg::Read {
+                        shard,
+                        deadline,
+                        responder,
+                    })?;
+                    wait(deadline, rx).await??
+                }
+            };
+            if *handle.applied.borrow() >= index {
+                return Ok(f(&handle.data));
+            }
             let mut applied = handle.applied.clone();
             let reached = applied.wait_for(|a| *a >= index);
             // Map the `watch::Ref` away at once: it must not be held across an await.
@@ -913,6 +923,8 @@ impl StoreLoop {
         if self.down.remove(&from) {
             tracing::info!(node = %self.cfg.node_id, peer = %from, "node is back");
         }
+        let (tick_began, interval) = self.tick_began();
+        let mut last = None;
         for sm in batch {
             let Some(peer) = self.peers.get_mut(&sm.shard) else {
                 tracing::debug!(shard = %sm.shard, %from, "message for a shard with no replica here");
@@ -921,6 +933,25 @@ impl StoreLoop {
             if let Err(e) = peer.raw_mut().step(sm.msg) {
                 tracing::debug!(shard = %sm.shard, %from, error = %e, "message refused");
             }
+            // Heartbeat acknowledgements renew the lease. A batch holds a shard's messages
+            // together, so publish when the batch moves on to another shard (and at its end).
+            if last.is_some_and(|s| s != sm.shard) {
+                self.publish_lease(last, tick_began, interval);
+            }
+            last = Some(sm.shard);
+        }
+        self.publish_lease(last, tick_began, interval);
+    }
+
+    /// When the current tick began on the loop's clock, and the tick interval.
+    fn tick_began(&self) -> (Instant, Duration) {
+        let interval = Duration::from_millis(self.cfg.tick_interval_ms.max(1));
+        (self.next_tick - interval, interval)
+    }
+
+    fn publish_lease(&self, shard: Option<ShardId>, tick_began: Instant, interval: Duration) {
+        if let Some(peer) = shard.and_then(|s| self.peers.get(&s)) {
+            peer.publish_lease(tick_began, interval);
         }
     }
 
@@ -1038,6 +1069,13 @@ impl StoreLoop {
             .collect();
         if readys.is_empty() {
             return false;
+        }
+        // Before anything goes out: a lease that ended (a transfer's TimeoutNow is in this
+        // round's messages, or leadership was lost) must be withdrawn before another node can
+        // act on it, and the published commit index must cover this round's applies.
+        let (tick_began, interval) = self.tick_began();
+        for (shard, _) in &readys {
+            self.publish_lease(Some(*shard), tick_began, interval);
         }
         let mut outbox = Outbox::collect(&mut readys);
         self.counters.rounds.fetch_add(1, Ordering::Relaxed);

@@ -94,13 +94,20 @@ impl<S: Storage> Raft<S> {
     /// heartbeat round stamped less than `lease_ticks` ago. Followers refuse votes for
     /// `election_ticks > lease_ticks` after hearing from us (thesis §6.4.1).
     pub(crate) fn lease_valid(&self) -> bool {
+        self.lease_ticks_left().is_some()
+    }
+
+    /// While the lease is in force (see [`Raft::lease_valid`]): the ticks it still holds,
+    /// at least 1 (it ends when `tick_count` reaches the acknowledged round's stamp plus
+    /// `lease_ticks`).
+    pub(crate) fn lease_ticks_left(&self) -> Option<u64> {
         if !(self.cfg.lease_read && self.cfg.check_quorum)
             || self.role != StateRole::Leader
             || self.lease_disabled
             || self.lead_transferee.is_some()
             || !self.committed_in_current_term()
         {
-            return false;
+            return None;
         }
         let now = self.tick_count;
         let start = self.tracker.voters.committed_index(|id| {
@@ -113,6 +120,7 @@ impl<S: Storage> Raft<S> {
                     .map_or(0, |p| p.heartbeat_ack_tick)
             }
         });
-        start > 0 && now < start.saturating_add(self.cfg.lease_ticks)
+        let end = start.saturating_add(self.cfg.lease_ticks);
+        (start > 0 && now < end).then(|| end - now)
     }
 }
