@@ -1148,10 +1148,6 @@ impl StoreLoop {
         let mut batch = rocksdb::WriteBatch::default();
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(sync);
-        // A round's writes come shard by shard in key order (log entries, then the hard state
-        // right after them), so each memtable insert starts from where the last one ended
-        // instead of searching the whole skip list.
-        opts.set_memtable_insert_hint_per_batch(true);
         let result = log_store::stage_writes(&self.db, &mut batch, writes)
             .and_then(|()| self.db.rocks().write_opt(batch, &opts).map_err(Into::into));
         if let Err(e) = result {
