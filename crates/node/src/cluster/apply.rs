@@ -83,7 +83,7 @@ pub(crate) struct ApplyTarget {
 /// it): the one it waited for plus up to this many minus one already queued. Bounds the
 /// entries held between staging and writing, and how long proposers of the first batch wait
 /// for the others to be staged; 64 covers a few store rounds of 16 busy shards.
-pub(crate) const DRAIN_BATCHES_MAX: usize = 64;
+pub const DRAIN_BATCHES_MAX: usize = 64;
 
 /// Runs the worker until the store loop drops its sender.
 pub(crate) fn run(
