@@ -25,6 +25,7 @@ pub mod peer;
 pub mod sim;
 pub mod snapshot;
 pub mod store;
+mod store_loop;
 pub mod transport;
 
 pub use error::{ClusterError, ClusterResult};
