@@ -144,6 +144,15 @@ pub struct Config {
         help_heading = "Limits"
     )]
     pub pending_requests_per_shard_max: usize,
+    /// Most client requests this node forwards to one other node at once (queued for its
+    /// stream or sent and awaiting the reply); beyond it a forwarded request gets `-TRYAGAIN`.
+    #[arg(
+        long,
+        env = "REDRAFT_FORWARD_INFLIGHT_MAX",
+        default_value_t = 16_384,
+        help_heading = "Limits"
+    )]
+    pub forward_inflight_max: usize,
     /// Most batches of committed entries queued for the apply worker (back-pressure on Raft).
     #[arg(
         long,

@@ -7,10 +7,24 @@
 //! preferred leader; a shard that has no reachable leader by then answers
 //! `-CLUSTERDOWN The cluster is down`.
 //!
-//! Writes to a shard this node leads are handed to the store at once ([`Node::start_write`]),
-//! so a client's pipelined writes share Raft rounds and keep their order. Writes forwarded to
-//! another node start only when the session awaits them, one after another, which keeps a
-//! client's writes in order too.
+//! A write starts when its command runs ([`Node::start_write`]): the entry goes into the
+//! store's queue when this node leads the shard, else into the forwarding queue of the node
+//! believed to lead it (`crate::forward::Peers`: one ordered stream per destination, whose
+//! receiver submits requests to its store in arrival order). The session awaits the replies
+//! afterwards, in command order. So a client's pipelined writes share Raft rounds and
+//! round trips instead of waiting for one another.
+//!
+//! What order is guaranteed:
+//! - While a shard's leader stays put, one client's writes to that shard enter its Raft log in
+//!   command order, whether they run here or are forwarded.
+//! - Replies come back in command order, and a read (or any non-write command) first waits
+//!   for the client's earlier writes, so a client reads its own acknowledged writes.
+//! - During a leader change the order of writes still in flight is not kept: a write the old
+//!   leader refused (`NOT_LEADER`) or dropped is retried at the new leader and can land after
+//!   a later write of the same client that went straight there.
+//! - A write whose outcome is unknown (no reply by the deadline, or its stream broke after it
+//!   was sent) answers `-CLUSTERDOWN The cluster is down` and is not retried: it may still
+//!   apply. A read in that case is retried. A full forwarding queue answers `-TRYAGAIN`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,7 +41,7 @@ use crate::cluster::{ClusterError, ReadConsistency};
 use crate::cmd::{CommandSpec, Merge};
 use crate::config::{ClusterMode, ReadMode};
 use crate::errors;
-use crate::forward::Forwarded;
+use crate::forward::{Forwarded, PendingForward};
 use crate::state::Node;
 
 /// The outcome of a write: one result per op of its entry, or the reply for the whole.
@@ -157,8 +171,15 @@ impl Node {
         self.peers.redis_addr(node)
     }
 
-    /// Starts `entry`'s write on `shard`. When this node leads the shard, the entry is in the
-    /// store's queue before this returns.
+    /// When a request started now must be done by.
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.config.request_deadline_ms)
+    }
+
+    /// Starts `entry`'s write on `shard`. Before this returns, the entry is in the store's
+    /// queue when this node leads the shard, or in the forwarding queue of the node believed
+    /// to lead it; so writes started one after another reach the shard's log in that order
+    /// while its leader stays put (see the module docs for what a leader change allows).
     pub fn start_write(
         self: &Arc<Self>,
         shard: ShardId,
@@ -166,13 +187,18 @@ impl Node {
     ) -> WriteFuture {
         let data = entry.encode();
         let node = Arc::clone(self);
+        let deadline = self.deadline();
         if self.leads(shard) {
             match self.store.submit_proposal(shard, data.clone()) {
                 Ok(pending) => {
                     return Box::pin(async move {
                         match pending.wait().await {
                             Ok(results) => Ok(results),
-                            Err(e) if retryable(&e) => node.write_routed(shard, data).await,
+                            Err(e) if retryable(&e) => {
+                                let request = node.write_request(shard, data);
+                                node.routed(shard, request, Local::Write, deadline, None)
+                                    .await
+                            }
                             Err(e) => Err(failure(&e)),
                         }
                     });
@@ -181,19 +207,25 @@ impl Node {
                 Err(_) => {}
             }
         }
-        Box::pin(async move { node.write_routed(shard, data).await })
+        let request = self.write_request(shard, data);
+        let started = self
+            .leader_guess(shard)
+            .filter(|&t| t != self.topology.me)
+            .map(|t| (t, self.peers.submit(t, request.clone(), deadline)));
+        Box::pin(async move {
+            node.routed(shard, request, Local::Write, deadline, started)
+                .await
+        })
     }
 
-    /// Proposes the encoded entry `data` on `shard`'s leader, following hints until the
-    /// deadline.
-    async fn write_routed(&self, shard: ShardId, data: Vec<u8>) -> WriteResult {
-        let request = pb::ForwardRequest {
+    /// The forwarded form of the encoded entry `data` for `shard`.
+    fn write_request(&self, shard: ShardId, data: Vec<u8>) -> pb::ForwardRequest {
+        pb::ForwardRequest {
             from_node: self.topology.me.0,
             shard_id: shard.0,
             op: Some(pb::forward_request::Op::WriteEntry(data)),
             ..Default::default()
-        };
-        self.routed(shard, request, Local::Write).await
+        }
     }
 
     /// Runs `op` on `shard` at `now_ms` with the node's read consistency.
@@ -232,8 +264,12 @@ impl Node {
             } else {
                 pb::ReadMode::ReadLinearizable as i32
             },
+            ..Default::default()
         };
-        let results = self.routed(shard, request, Local::Read(op)).await?;
+        let deadline = self.deadline();
+        let results = self
+            .routed(shard, request, Local::Read(op), deadline, None)
+            .await?;
         results.into_iter().next().unwrap_or(Ok(Output::Nil))
     }
 
@@ -263,30 +299,50 @@ impl Node {
         }
     }
 
-    /// Runs a request on `shard`'s leader until the deadline: `local` when this node leads,
-    /// else `request` forwarded.
+    /// One attempt at `request` on `target`: here when it is this node, else forwarded.
+    async fn attempt(
+        &self,
+        shard: ShardId,
+        target: Option<NodeId>,
+        request: &pb::ForwardRequest,
+        local: Local<'_>,
+        deadline: Instant,
+    ) -> Result<Forwarded, ExecError> {
+        Ok(match target {
+            Some(t) if t == self.topology.me => match self.run_local(shard, request, local).await {
+                Ok(results) => Forwarded::Done(results),
+                Err(ClusterError::NotLeader { leader, .. }) => Forwarded::NotLeader(leader),
+                Err(ClusterError::ProposalDropped) => Forwarded::Rejected("dropped".into()),
+                Err(e) => return Err(failure(&e)),
+            },
+            Some(t) => self.peers.submit(t, request.clone(), deadline).wait().await,
+            None => Forwarded::NotLeader(None),
+        })
+    }
+
+    /// Runs a request on `shard`'s leader until `deadline`: `local` when this node leads,
+    /// else `request` forwarded. `started` is a first attempt already on its way to a node.
     async fn routed(
         &self,
         shard: ShardId,
         request: pb::ForwardRequest,
         local: Local<'_>,
+        deadline: Instant,
+        started: Option<(NodeId, PendingForward)>,
     ) -> WriteResult {
-        let deadline = Instant::now() + Duration::from_millis(self.config.request_deadline_ms);
         let mut pause = Duration::from_millis(5);
-        let mut target = self.leader_guess(shard);
         let mut attempt = 0usize;
+        let (mut target, mut started) = match started {
+            Some((t, pending)) => (Some(t), Some(pending)),
+            None => (self.leader_guess(shard), None),
+        };
         loop {
-            let outcome = match target {
-                Some(t) if t == self.topology.me => {
-                    match self.run_local(shard, &request, local).await {
-                        Ok(results) => return Ok(results),
-                        Err(ClusterError::NotLeader { leader, .. }) => Forwarded::NotLeader(leader),
-                        Err(ClusterError::ProposalDropped) => Forwarded::Rejected("dropped".into()),
-                        Err(e) => return Err(failure(&e)),
-                    }
+            let outcome = match started.take() {
+                Some(pending) => pending.wait().await,
+                None => {
+                    self.attempt(shard, target, &request, local, deadline)
+                        .await?
                 }
-                Some(t) => self.peers.forward(t, request.clone()).await,
-                None => Forwarded::NotLeader(None),
             };
             match outcome {
                 Forwarded::Done(results) => {
@@ -296,13 +352,19 @@ impl Node {
                     return Ok(results);
                 }
                 Forwarded::TimedOut => return Err(cluster_down()),
+                Forwarded::Busy => {
+                    return Err(ExecError::Reply(errors::busy("forward_inflight_max")))
+                }
+                // Sent, but the stream broke: a write's outcome is unknown, as after a
+                // timeout; a read may run again.
+                Forwarded::Lost(_) if matches!(local, Local::Write) => return Err(cluster_down()),
                 Forwarded::NotLeader(Some(leader)) if Some(leader) != target => {
                     target = Some(leader);
                     continue;
                 }
                 // An election is running: ask again shortly.
                 Forwarded::NotLeader(_) => {}
-                Forwarded::Rejected(why) => {
+                Forwarded::Rejected(why) | Forwarded::Lost(why) => {
                     tracing::debug!(%shard, ?target, why, "request not done; retrying");
                 }
             }

@@ -78,7 +78,7 @@ pub fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
     let peers = Peers::new(
         &topology,
         config.transport_message_bytes_max,
-        Duration::from_millis(config.request_deadline_ms),
+        config.forward_inflight_max,
     );
     let live = LiveConfig {
         maxclients: AtomicUsize::new(config.maxclients),

@@ -2,9 +2,10 @@
 //! commands in order.
 //!
 //! Replies are appended to an output buffer the connection writes in one go. Writes are
-//! proposed without waiting for their results, so a pipeline of writes shares group commits;
-//! any other command first waits for the writes before it ("drains"), so replies stay in
-//! order and a read sees the connection's earlier writes.
+//! started (proposed here, or queued for the leader's node) without waiting for their
+//! results, so a pipeline of writes shares group commits and forwarding round trips; any
+//! other command first waits for the writes before it ("drains"), so replies stay in order
+//! and a read sees the connection's earlier writes.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;

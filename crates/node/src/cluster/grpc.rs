@@ -14,13 +14,21 @@
 //! payload never delays the Raft messages of other shards); the sender thread feeds it through
 //! a small bounded channel, so the stream's pace is the sender's (rate-limited) pace. The
 //! receiving side stages chunks as they arrive and answers once the payload is durable.
+//!
+//! Forwarded client requests arrive on `Transport.ForwardStream` (the sending side is
+//! `crate::forward::Peers`): the service starts each request through [`NodeService`] in
+//! arrival order, runs them concurrently, and streams the replies back as they complete,
+//! batched under `message_bytes_max`.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use prost::Message as _;
 use raft::NodeId;
 use redraft_proto as pb;
 use router::ShardId;
@@ -383,22 +391,36 @@ fn snapshot_chunk_from_pb(c: pb::SnapshotChunk) -> Result<SnapshotChunk, codec::
     })
 }
 
+/// The reply to one forwarded request, once it completes.
+pub type ForwardReplyFuture = Pin<Box<dyn Future<Output = pb::ForwardReply> + Send>>;
+
 /// What the node above the store answers on the transport: forwarded client requests and
 /// who it is. Implemented by the server (`crate::forward`); without one, both RPCs answer
 /// UNAVAILABLE.
-#[tonic::async_trait]
 pub trait NodeService: Send + Sync + 'static {
-    /// Runs a forwarded request on this node's replica of its shard.
-    async fn forward(&self, request: pb::ForwardRequest) -> pb::ForwardReply;
+    /// Starts a forwarded request on this node's replica of its shard. A write is in the
+    /// store's queue before this returns, so requests started one after another are proposed
+    /// in that order; the future resolves to the reply (carrying the request's `id`).
+    fn start_forward(&self, request: pb::ForwardRequest) -> ForwardReplyFuture;
     /// This node's name and Redis address.
     fn hello(&self) -> pb::HelloReply;
 }
+
+/// Reply batches queued for one `ForwardStream` before its writer waits for the peer to read.
+const FORWARD_REPLY_BATCHES_QUEUED: usize = 4;
+
+/// Bytes a message spends on one element of a repeated field beyond its own encoding (tag and
+/// length prefix), rounded up.
+const REPEATED_ITEM_OVERHEAD_BYTES: usize = 16;
 
 /// The receiving side: delivers every inbound batch to the store.
 pub struct TransportService {
     inbound: Inbound,
     node_id: NodeId,
     node: Option<Arc<dyn NodeService>>,
+    /// Largest message either way (set by [`TransportService::into_server`]); forwarded
+    /// replies are batched under it.
+    message_bytes_max: usize,
 }
 
 impl TransportService {
@@ -408,20 +430,23 @@ impl TransportService {
             inbound,
             node_id,
             node: None,
+            message_bytes_max: GrpcTransportConfig::new(node_id).message_bytes_max,
         }
     }
 
-    /// Serves `Forward` and `Hello` with `node`.
+    /// Serves `ForwardStream` and `Hello` with `node`.
     pub fn with_node_service(mut self, node: Arc<dyn NodeService>) -> Self {
         self.node = Some(node);
         self
     }
 
-    /// The tonic service, with the inbound message size limit.
+    /// The tonic service, with the message size limit (inbound messages, forwarded reply
+    /// batches).
     pub fn into_server(
-        self,
+        mut self,
         message_bytes_max: usize,
     ) -> pb::transport_server::TransportServer<Self> {
+        self.message_bytes_max = message_bytes_max;
         pb::transport_server::TransportServer::new(self)
             .max_decoding_message_size(message_bytes_max)
     }
@@ -491,14 +516,23 @@ impl pb::transport_server::Transport for TransportService {
         ))
     }
 
-    async fn forward(
+    type ForwardStreamStream = ReceiverStream<Result<pb::ForwardReplyBatch, Status>>;
+
+    async fn forward_stream(
         &self,
-        request: Request<pb::ForwardRequest>,
-    ) -> Result<Response<pb::ForwardReply>, Status> {
-        match &self.node {
-            Some(node) => Ok(Response::new(node.forward(request.into_inner()).await)),
-            None => Err(Status::unavailable("this node serves no clients")),
-        }
+        request: Request<Streaming<pb::ForwardBatch>>,
+    ) -> Result<Response<Self::ForwardStreamStream>, Status> {
+        let Some(node) = self.node.clone() else {
+            return Err(Status::unavailable("this node serves no clients"));
+        };
+        let (tx, rx) = mpsc::channel(FORWARD_REPLY_BATCHES_QUEUED);
+        tokio::spawn(serve_forward_stream(
+            node,
+            request.into_inner(),
+            tx,
+            self.message_bytes_max,
+        ));
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn hello(
@@ -509,5 +543,108 @@ impl pb::transport_server::Transport for TransportService {
             Some(node) => Ok(Response::new(node.hello())),
             None => Err(Status::unavailable("this node serves no clients")),
         }
+    }
+}
+
+/// Serves one `ForwardStream`: starts its requests in arrival order (so one sender's writes to
+/// a shard are proposed in the order it sent them), lets each run on its own task, and hands
+/// each reply to the stream's writer as it completes.
+///
+/// Requests in progress are bounded by the sender's window (`--forward-inflight-max` on the
+/// sending node) and by the store's own queues, which answer `REJECTED` (busy) beyond their
+/// limits. A broken stream stops the reading; requests already started still complete (a
+/// write may apply), their replies have nowhere to go and are dropped.
+async fn serve_forward_stream(
+    node: Arc<dyn NodeService>,
+    mut requests: Streaming<pb::ForwardBatch>,
+    out: mpsc::Sender<Result<pb::ForwardReplyBatch, Status>>,
+    message_bytes_max: usize,
+) {
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    tokio::spawn(write_forward_replies(done_rx, out, message_bytes_max));
+    loop {
+        let message = tokio::select! {
+            message = requests.message() => message,
+            // The writer ended the stream (this node is stopping, or the peer went away).
+            () = done_tx.closed() => break,
+        };
+        match message {
+            Ok(Some(batch)) => {
+                for request in batch.requests {
+                    let reply = node.start_forward(request);
+                    let done = done_tx.clone();
+                    tokio::spawn(async move {
+                        let _ = done.send(reply.await);
+                    });
+                }
+            }
+            Ok(None) => break,
+            Err(status) => {
+                tracing::debug!(%status, "forward stream ended");
+                break;
+            }
+        }
+    }
+    // Dropping `done_tx` lets the writer end once every started request has answered.
+}
+
+/// Streams replies as they complete, several per message when several are ready (up to
+/// `message_bytes_max`), until every request has answered or the peer stops reading. Ends
+/// the stream after a `STOPPING` reply: this node's store has stopped, and an open stream
+/// would hold up the transport's graceful shutdown.
+async fn write_forward_replies(
+    mut done: mpsc::UnboundedReceiver<pb::ForwardReply>,
+    out: mpsc::Sender<Result<pb::ForwardReplyBatch, Status>>,
+    message_bytes_max: usize,
+) {
+    let budget = message_bytes_max.saturating_sub(REPEATED_ITEM_OVERHEAD_BYTES);
+    let mut held: Option<pb::ForwardReply> = None;
+    loop {
+        let first = match held.take() {
+            Some(reply) => reply,
+            None => match done.recv().await {
+                Some(reply) => reply,
+                None => return,
+            },
+        };
+        let first = fit_reply(first, budget);
+        let mut bytes = first.encoded_len() + REPEATED_ITEM_OVERHEAD_BYTES;
+        let mut replies = vec![first];
+        while let Ok(reply) = done.try_recv() {
+            let reply = fit_reply(reply, budget);
+            let len = reply.encoded_len() + REPEATED_ITEM_OVERHEAD_BYTES;
+            if bytes + len > budget {
+                held = Some(reply);
+                break;
+            }
+            bytes += len;
+            replies.push(reply);
+        }
+        let stopping = replies
+            .iter()
+            .any(|r| r.outcome == pb::ForwardOutcome::Stopping as i32);
+        if out
+            .send(Ok(pb::ForwardReplyBatch { replies }))
+            .await
+            .is_err()
+            || stopping
+        {
+            return;
+        }
+    }
+}
+
+/// `reply`, or a `REJECTED` reply in its place when it alone would exceed `budget` bytes on
+/// the wire (the sender could not decode it).
+fn fit_reply(reply: pb::ForwardReply, budget: usize) -> pb::ForwardReply {
+    let len = reply.encoded_len();
+    if len <= budget {
+        return reply;
+    }
+    pb::ForwardReply {
+        id: reply.id,
+        outcome: pb::ForwardOutcome::Rejected as i32,
+        detail: format!("reply of {len} bytes exceeds the transport message limit"),
+        ..Default::default()
     }
 }
