@@ -592,6 +592,8 @@ fn own_replica_has_all(c: &mut ProcCluster, acks: &[Ack], seed: u64) {
 
 /// `--request-deadline-ms` of the partition test.
 const DEADLINE_MS: u64 = 1_500;
+/// The longest a leader lease lasts with `FAST` (8 ticks of 50 ms), plus a margin.
+const LEASE_MAX: Duration = Duration::from_millis(8 * 50 + 200);
 /// How much later than the deadline the error reply may come on a loaded machine.
 const DEADLINE_SLACK: Duration = Duration::from_millis(2_500);
 
@@ -611,6 +613,9 @@ fn a_node_alone_answers_clusterdown_and_does_not_hang() {
 
     c.kill9(1);
     c.kill9(2);
+    // Reads are served under the leader lease (the default) until it runs out: at most
+    // `election ticks - 2` ticks after the last heartbeat the others acknowledged.
+    std::thread::sleep(LEASE_MAX);
     // One key whose shard the survivor leads (it still believes so at first) and one whose
     // leader was killed.
     let own = key_led_by(&t, "own:", "node3");
