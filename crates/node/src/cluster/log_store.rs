@@ -416,10 +416,12 @@ impl Storage for LogStore {
             }
         }
         let mut size: u64 = out.iter().map(Entry::size_bytes).sum();
+        // The cache holds contiguous indexes: start at `low`'s position rather than walking
+        // up to it (the cache may hold thousands of entries, and this runs every round).
+        let skip = low.saturating_sub(cache_first) as usize;
         for e in self
             .cache
-            .iter()
-            .skip_while(|e| e.index < low)
+            .range(skip.min(self.cache.len())..)
             .take_while(|e| e.index < high)
         {
             size = size.saturating_add(e.size_bytes());
