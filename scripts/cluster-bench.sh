@@ -68,14 +68,28 @@ start_cluster() { # name shards mode
   done
   for i in 0 1 2; do wait_ready "${redis_ports[$i]}"; done
   # Bounded wait until every shard has a leader: a write through each node to many slots.
+  local ok=""
   for _ in $(seq 1 200); do
     if [ "$(redis-cli -c -p "${redis_ports[0]}" cluster info 2>/dev/null | tr -d '\r' | grep cluster_state)" = "cluster_state:ok" ]; then
-      return 0
+      ok=1
+      break
     fi
     sleep 0.1
   done
-  echo "cluster $name did not get a leader for every shard" >&2
-  exit 1
+  if [ -z "$ok" ]; then
+    echo "cluster $name did not get a leader for every shard" >&2
+    exit 1
+  fi
+  # Placement then moves leaders to their preferred replicas; measuring during those moves
+  # measures redirects. Wait (bounded) until the slot map stays the same for 3 s.
+  local last="" same=0 now
+  for _ in $(seq 1 60); do
+    now=$(redis-cli -p "${redis_ports[0]}" cluster slots 2>/dev/null | md5sum)
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
+    if [ "$same" -ge 6 ]; then return 0; fi
+    sleep 0.5
+  done
+  echo "cluster $name: leaders still moving after 30 s; measuring anyway" >&2
 }
 stop_cluster() {
   for pid in "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
