@@ -116,6 +116,16 @@ pub struct Config {
     /// `proto-max-bulk-len`).
     #[arg(long, env = "REDRAFT_PROTO_MAX_BULK_LEN", default_value_t = resp::Limits::BULK_LEN_MAX as u64, help_heading = "Limits")]
     pub proto_max_bulk_len: u64,
+    /// Most elements HRANDFIELD, SRANDMEMBER and ZRANDMEMBER return for a negative count.
+    /// A negative count may repeat elements, so only this bounds the reply; a larger one
+    /// answers `-ERR value is out of range`.
+    #[arg(
+        long,
+        env = "REDRAFT_RAND_COUNT_MAX",
+        default_value_t = 1_000_000,
+        help_heading = "Limits"
+    )]
+    pub rand_count_max: u64,
     /// Most arguments in one command (multibulk length).
     #[arg(long, env = "REDRAFT_MULTIBULK_LEN_MAX", default_value_t = resp::Limits::MULTIBULK_LEN_MAX, help_heading = "Limits")]
     pub multibulk_len_max: usize,

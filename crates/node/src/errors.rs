@@ -136,6 +136,10 @@ pub const VALUE_NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
 /// HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a count of `i64::MIN`.
 pub const RAND_COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+/// HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a negative count past `--rand-count-max`.
+pub fn rand_count_too_negative(max: u64) -> String {
+    format!("ERR value is out of range, value must between -{max} and 9223372036854775807")
+}
 /// A `*SCAN` cursor that is not an unsigned 64-bit integer.
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 /// `numkeys` of SINTERCARD, LMPOP, ZMPOP below 1.

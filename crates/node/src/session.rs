@@ -133,6 +133,7 @@ impl Session {
             now_ms: unix_ms(),
             seed: self.rng.next_u64(),
             bulk_len_max: self.node.live.proto_max_bulk_len.load(Ordering::Relaxed),
+            rand_count_max: self.node.config.rand_count_max,
         };
         if let Some(merge) = fanout::merge_of(entry.spec) {
             if let Some(groups) = fanout::split(&self.node, entry.spec, args) {

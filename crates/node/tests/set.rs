@@ -159,3 +159,33 @@ fn scan_resp3_and_binary_members() {
     );
     assert_eq!(err(c, "SSCAN big abc"), "ERR invalid cursor");
 }
+
+/// A negative count may repeat members, so `--rand-count-max` bounds the reply of every
+/// random-member command; positive counts are bounded by the collection and pass.
+#[test]
+fn negative_rand_counts_are_capped_by_rand_count_max() {
+    let srv = common::Server::start_with(&["--rand-count-max", "10"]);
+    let c = &mut srv.conn();
+    ok(c, "SADD s a b");
+    ok(c, "ZADD z 1 a 2 b");
+    ok(c, "HSET h a 1 b 2");
+    for cmd in ["SRANDMEMBER s", "ZRANDMEMBER z", "HRANDFIELD h"] {
+        let Value::Array(rep) = ok(c, &format!("{cmd} -10")) else {
+            panic!("{cmd} -10 is an array");
+        };
+        assert_eq!(rep.len(), 10, "{cmd} -10");
+        assert_eq!(
+            err(c, &format!("{cmd} -11")),
+            "ERR value is out of range, value must between -10 and 9223372036854775807",
+            "{cmd} -11"
+        );
+        let Value::Array(rep) = ok(c, &format!("{cmd} 1000")) else {
+            panic!("{cmd} 1000 is an array");
+        };
+        assert_eq!(rep.len(), 2, "{cmd} 1000 returns the whole collection");
+    }
+    assert_eq!(
+        err(c, "ZRANDMEMBER z -11 WITHSCORES"),
+        "ERR value is out of range, value must between -10 and 9223372036854775807"
+    );
+}

@@ -263,7 +263,7 @@ fn parse_hincrbyfloat(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_hrandfield(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    let (count, with_values) = parse_rand_count(args, "withvalues")?;
+    let (count, with_values) = parse_rand_count(ctx, args, "withvalues")?;
     read(HashRead::RandField {
         key: key(args),
         count,
@@ -280,8 +280,10 @@ fn parse_hscan(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 /// `key [count [WITH...]]` of HRANDFIELD, SRANDMEMBER (no option) and ZRANDMEMBER: the count
-/// (range-checked like Redis) and whether the option `with` was given.
+/// (range-checked like Redis, and a negative one against `--rand-count-max`) and whether the
+/// option `with` was given.
 pub(crate) fn parse_rand_count(
+    ctx: &PlanCtx,
     args: &[Bytes],
     with: &str,
 ) -> Result<(Option<i64>, bool), ExecError> {
@@ -291,6 +293,11 @@ pub(crate) fn parse_rand_count(
     let count = arg_i64(count_arg)?;
     if count == i64::MIN {
         return Err(ExecError::Reply(errors::RAND_COUNT_RANGE.into()));
+    }
+    if count < 0 && count.unsigned_abs() > ctx.rand_count_max {
+        return Err(ExecError::Reply(errors::rand_count_too_negative(
+            ctx.rand_count_max,
+        )));
     }
     match &args[3..] {
         [] => Ok((Some(count), false)),

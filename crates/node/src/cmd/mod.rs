@@ -142,6 +142,8 @@ pub struct PlanCtx {
     pub seed: u64,
     /// The longest string value allowed (`proto-max-bulk-len`).
     pub bulk_len_max: u64,
+    /// The most elements a negative *RANDMEMBER / HRANDFIELD count may ask for.
+    pub rand_count_max: u64,
 }
 
 /// How per-shard results of a keyless command combine into one reply.

@@ -263,7 +263,7 @@ fn parse_spop(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_srandmember(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    let (count, _) = parse_rand_count(args, "")?;
+    let (count, _) = parse_rand_count(ctx, args, "")?;
     read(SetRead::RandMember {
         key: key(args),
         count,

@@ -547,7 +547,7 @@ fn parse_zintercard(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_zrandmember(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    let (count, with_scores) = parse_rand_count(args, "withscores")?;
+    let (count, with_scores) = parse_rand_count(ctx, args, "withscores")?;
     read(ZSetRead::RandMember {
         key: key(args),
         count,
