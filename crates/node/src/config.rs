@@ -186,6 +186,15 @@ pub struct Config {
     /// A shard's log is compacted once it grew by this many bytes.
     #[arg(long, env = "REDRAFT_LOG_COMPACT_BYTES_MIN", default_value_t = 64 << 20, help_heading = "Limits")]
     pub log_compact_bytes_min: u64,
+    /// A leader keeps the log entries its slowest follower still needs, unless that follower
+    /// is more than this many entries behind (then it catches up by snapshot).
+    #[arg(
+        long,
+        env = "REDRAFT_LOG_LAG_ENTRIES_MAX",
+        default_value_t = 100_000,
+        help_heading = "Limits"
+    )]
+    pub log_lag_entries_max: u64,
     /// Most expired keys deleted per shard per active-expiry cycle (one cycle every 100 ms).
     #[arg(
         long,

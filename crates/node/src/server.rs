@@ -60,6 +60,7 @@ pub fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
     store_cfg.snapshot_bytes_per_sec_max = config.snapshot_bytes_per_sec_max.max(1);
     store_cfg.log_compact_entries_min = config.log_compact_entries_min;
     store_cfg.log_compact_bytes_min = config.log_compact_bytes_min;
+    store_cfg.log_lag_entries_max = config.log_lag_entries_max;
     let store = Store::start(
         store_cfg,
         Arc::clone(&db),

@@ -45,6 +45,7 @@ async fn three_nodes_replicate_over_grpc_and_a_restarted_node_catches_up() {
 fn compacting(cfg: &mut node::cluster::StoreConfig) {
     cfg.log_compact_entries_min = 16;
     cfg.log_compact_keep_entries = 4;
+    cfg.log_lag_entries_max = 32;
     cfg.snapshot_chunk_bytes_max = 256;
     cfg.snapshot_bytes_per_sec_max = 4 << 20;
 }

@@ -376,6 +376,7 @@ async fn idle_groups_quiesce_and_a_quiesced_leader_cut_off_is_still_replaced() {
 fn compacting(cfg: &mut node::cluster::StoreConfig) {
     cfg.log_compact_entries_min = 16;
     cfg.log_compact_keep_entries = 4;
+    cfg.log_lag_entries_max = 32;
     cfg.snapshot_chunk_bytes_max = 256;
     cfg.snapshot_bytes_per_sec_max = 4 << 20;
 }
@@ -455,4 +456,50 @@ async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot_and_recovers_a
             .await;
         assert_eq!(value.unwrap().unwrap(), Output::bulk("35"), "shard {s}");
     }
+}
+
+/// A follower cut off for a while, but less than `log_lag_entries_max` behind, catches up from
+/// the log: the leader compacts no further than what that follower has, so no snapshot is
+/// sent even though the log passed the compaction thresholds many times over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_a_little_behind_catches_up_from_the_log_not_by_snapshot() {
+    let c = Cluster::start_sim_with(3, 1, sim_seed(), |cfg| {
+        cfg.log_compact_entries_min = 16;
+        cfg.log_compact_keep_entries = 4;
+        cfg.log_lag_entries_max = 10_000;
+    });
+    let shard = ShardId(0);
+    c.write(shard, &set("k", "v")).await;
+    c.wait_converged().await;
+    let leader = c.wait_leader(shard, &[]).await;
+    let victim = c
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    c.net.isolate(victim);
+    for i in 0..120u64 {
+        c.write_avoiding(shard, &incr("n", 1), &[victim]).await;
+        if i % 40 == 0 {
+            // Give the compaction check (every ten ticks) a chance to run mid-stream.
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+    }
+    // The third node is in step, yet the leader kept what the victim needs.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    c.net.recover();
+    c.wait_converged().await;
+    c.assert_replicas_identical();
+    let sent: u64 = c
+        .ids()
+        .iter()
+        .map(|id| c.store(*id).stats().snapshots_sent)
+        .sum();
+    assert_eq!(sent, 0, "no snapshot for a follower 120 entries behind");
+    assert_eq!(c.store(victim).stats().snapshots_installed, 0);
+    let out = c
+        .store(victim)
+        .read(shard, &get("n"), 1_700_000_000_000, ReadConsistency::Stale)
+        .await;
+    assert_eq!(out.unwrap().unwrap(), Output::bulk("120"));
 }

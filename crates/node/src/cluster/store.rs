@@ -77,6 +77,11 @@ pub struct StoreConfig {
     /// Entries kept below the applied index on compaction, so a follower slightly behind
     /// catches up from the log rather than by snapshot.
     pub log_compact_keep_entries: u64,
+    /// A leader compacts no further than what its slowest follower has (so a follower a
+    /// little behind catches up from the log, not by a snapshot of the whole shard), unless
+    /// that follower is more than this many entries behind the applied index (down, or too
+    /// slow): then it gets a snapshot, and the log does not grow without bound.
+    pub log_lag_entries_max: u64,
 }
 
 impl StoreConfig {
@@ -104,6 +109,7 @@ impl StoreConfig {
             log_compact_entries_min: 1_024,
             log_compact_bytes_min: 64 << 20,
             log_compact_keep_entries: 64,
+            log_lag_entries_max: 100_000,
         }
     }
 

@@ -118,6 +118,17 @@ impl Outbox {
     }
 }
 
+/// On a leader, the lowest index a follower (or learner) is known to hold.
+fn slowest_follower(peer: &Peer) -> Option<u64> {
+    let status = peer.raw().status();
+    status
+        .progress
+        .iter()
+        .filter(|(id, _)| **id != status.id)
+        .map(|(_, p)| p.matched)
+        .min()
+}
+
 /// Whether `sm` is a snapshot whose data must be streamed (the bootstrap snapshot, which has
 /// none, travels in a batch like any message).
 fn is_streamed_snapshot(sm: &ShardMessage) -> bool {
@@ -374,7 +385,12 @@ impl StoreLoop {
             {
                 continue;
             }
-            let to = applied.saturating_sub(self.cfg.log_compact_keep_entries);
+            let mut to = applied.saturating_sub(self.cfg.log_compact_keep_entries);
+            if let Some(slowest) = slowest_follower(peer) {
+                if applied.saturating_sub(slowest) <= self.cfg.log_lag_entries_max {
+                    to = to.min(slowest);
+                }
+            }
             match peer.raw_mut().store_mut().compact(to, &mut writes) {
                 Ok(true) => {
                     self.counters
