@@ -95,6 +95,11 @@ pub struct Config {
         help_heading = "Redis"
     )]
     pub bind: String,
+    /// Address clients and other nodes are told to reach this node's Redis port at (in
+    /// `-MOVED` and the CLUSTER replies; Redis's `cluster-announce-ip`). Defaults to the bound
+    /// address, which is wrong for a wildcard `--bind` such as 0.0.0.0.
+    #[arg(long, env = "REDRAFT_ANNOUNCE_IP", help_heading = "Redis")]
+    pub announce_ip: Option<String>,
     /// Password of the `default` user; when set, clients must AUTH before other commands.
     #[arg(long, env = "REDRAFT_REQUIREPASS", help_heading = "Redis")]
     pub requirepass: Option<String>,

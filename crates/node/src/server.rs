@@ -145,7 +145,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     let node = open_node(config)?;
-    let _ = node.redis_addr.set(local.to_string());
+    let announced = match &node.config.announce_ip {
+        Some(ip) => format!("{ip}:{}", local.port()),
+        None => {
+            if local.ip().is_unspecified() {
+                tracing::warn!(
+                    bind = %local.ip(),
+                    "binding a wildcard address: set --announce-ip, or redirects and CLUSTER replies name an address clients cannot reach"
+                );
+            }
+            local.to_string()
+        }
+    };
+    let _ = node.redis_addr.set(announced);
     let (stop_tx, stop_rx) = watch::channel(false);
     // The transport outlives the clients: their last writes still need the other replicas.
     let (transport_stop_tx, transport_stop_rx) = watch::channel(false);

@@ -354,3 +354,27 @@ fn python_client_smoke() {
         "{text}"
     );
 }
+
+/// `--announce-ip` is the address the CLUSTER replies (and `-MOVED`) give for this node, so a
+/// node bound to a wildcard address can still be reached by cluster clients.
+#[test]
+fn announce_ip_is_the_address_cluster_replies_give() {
+    let srv =
+        common::Server::start_with(&["--cluster-mode", "redirect", "--announce-ip", "127.0.0.9"]);
+    let mut con = srv.conn();
+    let Value::Array(ranges) = cmd(&mut con, &["CLUSTER", "SLOTS"]).unwrap() else {
+        panic!("CLUSTER SLOTS is an array");
+    };
+    let Value::Array(range) = &ranges[0] else {
+        panic!("a range is an array");
+    };
+    let Value::Array(master) = &range[2] else {
+        panic!("a node is an array");
+    };
+    assert_eq!(master[0], Value::BulkString(b"127.0.0.9".to_vec()));
+    let Value::BulkString(nodes) = cmd(&mut con, &["CLUSTER", "NODES"]).unwrap() else {
+        panic!("CLUSTER NODES is a bulk string");
+    };
+    let nodes = String::from_utf8(nodes).unwrap();
+    assert!(nodes.contains(" 127.0.0.9:"), "{nodes}");
+}
