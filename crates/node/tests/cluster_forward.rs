@@ -14,42 +14,14 @@ mod cluster_proc;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use cluster_proc::{wait_until, ProcCluster, READY_WAIT};
-use node::topology::{node_id_of, parse_members, Topology};
+use cluster_proc::{key_led_by, shard_of, topology, wait_until, ProcCluster, READY_WAIT, SHARDS};
 use redis::Value;
 use router::ShardId;
 
 /// Short Raft timing (one election: 0.5-1 s).
 const FAST: &[&str] = &["--raft-tick-ms", "50", "--raft-election-ticks", "10"];
-/// Shards of a `--cluster` node by default.
-const SHARDS: u64 = 16;
 /// The node every client of these tests talks to.
 const ENTRY: usize = 1;
-
-/// The placement every node computes from the flags (default shards, 3 replicas).
-fn topology(c: &ProcCluster) -> Topology {
-    let members = parse_members(&c.spec()).unwrap();
-    Topology::new(node_id_of("node1"), members, SHARDS, 3).unwrap()
-}
-
-/// The shard owning `key`.
-fn shard_of(t: &Topology, key: &str) -> ShardId {
-    t.table.shard_for_key(key.as_bytes()).unwrap()
-}
-
-/// The name of the preferred leader of `shard`.
-fn preferred_leader(t: &Topology, shard: ShardId) -> String {
-    let id = t.replicas(shard)[0];
-    t.member(id).unwrap().name.clone()
-}
-
-/// The first key `prefix<n>` whose shard's preferred leader is `leader`.
-fn key_led_by(t: &Topology, prefix: &str, leader: &str) -> String {
-    (0..10_000)
-        .map(|n| format!("{prefix}{n}"))
-        .find(|k| preferred_leader(t, shard_of(t, k)) == leader)
-        .unwrap()
-}
 
 /// The Redis port of the leader of `key`'s slot, as `CLUSTER SLOTS` through `con` says.
 fn leader_port(con: &mut redis::Connection, key: &str) -> Option<u16> {

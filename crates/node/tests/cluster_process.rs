@@ -16,43 +16,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use cluster_proc::{error_text, seed, wait_until, ProcCluster, SplitMix};
-use node::topology::{node_id_of, parse_members, Topology};
+use cluster_proc::{
+    error_text, key_led_by, preferred_leader, seed, shard_of, topology, wait_until, ProcCluster,
+    SplitMix,
+};
+use node::topology::Topology;
 use router::ShardId;
 
 /// Short Raft timing for the tests that are not about timing (one election: 0.5-1 s).
 const FAST: &[&str] = &["--raft-tick-ms", "50", "--raft-election-ticks", "10"];
-/// Shards of a `--cluster` node by default.
-const SHARDS: u64 = 16;
 /// The reply of a node that cannot reach a shard's quorum.
 const CLUSTER_DOWN: &str = "CLUSTERDOWN The cluster is down";
 /// The reply of a multi-key command whose keys live in different shards.
 const CROSSSLOT: &str = "CROSSSLOT Keys in the request don't hash to the same slot";
-
-/// The placement every node computes from the flags (default shards, 3 replicas).
-fn topology(c: &ProcCluster) -> Topology {
-    let members = parse_members(&c.spec()).unwrap();
-    Topology::new(node_id_of("node1"), members, SHARDS, 3).unwrap()
-}
-
-/// The shard owning `key`.
-fn shard_of(t: &Topology, key: &str) -> ShardId {
-    t.table.shard_for_key(key.as_bytes()).unwrap()
-}
-
-/// The name of the preferred leader of `shard`.
-fn preferred_leader(t: &Topology, shard: ShardId) -> String {
-    let id = t.replicas(shard)[0];
-    t.member(id).unwrap().name.clone()
-}
-
-/// The first key `prefix<n>` whose shard's preferred leader is `leader`.
-fn key_led_by(t: &Topology, prefix: &str, leader: &str) -> String {
-    (0..10_000)
-        .map(|n| format!("{prefix}{n}"))
-        .find(|k| preferred_leader(t, shard_of(t, k)) == leader)
-        .unwrap()
-}
 
 /// The first key `prefix<n>` in a different shard than `other`.
 fn key_in_other_shard(t: &Topology, prefix: &str, other: &str) -> String {

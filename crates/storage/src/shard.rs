@@ -561,13 +561,7 @@ mod tests {
 
         let good = entries();
         let good: Vec<_> = (1u64..).zip(&good).collect();
-        let failing = [
-            entry(
-                1_000,
-                vec![set("x", "1", SetCond::Always, ExpiryChange::Clear)],
-            ),
-            entry(1_001, vec![incr("bad")]),
-        ];
+        let failing = failing_entries();
         let failing: Vec<_> = (1u64..).zip(&failing).collect();
         let mut group = ApplyGroup::new();
         group.stage(&stores[0], &good).unwrap();
@@ -587,6 +581,18 @@ mod tests {
         assert_eq!(dump(&db, 2), before.1);
     }
 
+    /// A good entry, then an INCR of `bad`, which fails with a storage error once `bad`'s
+    /// metadata record is corrupt.
+    fn failing_entries() -> [WriteEntry; 2] {
+        [
+            entry(
+                1_000,
+                vec![set("x", "1", SetCond::Always, ExpiryChange::Clear)],
+            ),
+            entry(1_001, vec![incr("bad")]),
+        ]
+    }
+
     #[test]
     #[should_panic(expected = "written after a failed stage")]
     fn a_group_whose_stage_failed_is_never_written() {
@@ -596,13 +602,7 @@ mod tests {
         let bad_key = keys::meta_key(crate::engine::slot_of(b"bad"), b"bad");
         db.rocks().put_cf(&cf, &bad_key, []).unwrap();
         drop(cf);
-        let failing = [
-            entry(
-                1_000,
-                vec![set("x", "1", SetCond::Always, ExpiryChange::Clear)],
-            ),
-            entry(1_001, vec![incr("bad")]),
-        ];
+        let failing = failing_entries();
         let failing: Vec<_> = (1u64..).zip(&failing).collect();
         let mut group = ApplyGroup::new();
         assert!(group.stage(&stores[0], &failing).is_err());

@@ -22,6 +22,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use node::topology::{node_id_of, parse_members, Topology};
+use router::ShardId;
+
 /// Longest a node (or the whole cluster) may take to answer PING and accept a write.
 pub const READY_WAIT: Duration = Duration::from_secs(30);
 /// Longest a SIGTERM'd node may take to exit.
@@ -481,4 +484,32 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Shards of a `--cluster` node by default.
+pub const SHARDS: u64 = 16;
+
+/// The placement every node of `c` computes from the flags (default shards, 3 replicas).
+pub fn topology(c: &ProcCluster) -> Topology {
+    let members = parse_members(&c.spec()).unwrap();
+    Topology::new(node_id_of("node1"), members, SHARDS, 3).unwrap()
+}
+
+/// The shard owning `key`.
+pub fn shard_of(t: &Topology, key: &str) -> ShardId {
+    t.table.shard_for_key(key.as_bytes()).unwrap()
+}
+
+/// The name of the preferred leader of `shard`.
+pub fn preferred_leader(t: &Topology, shard: ShardId) -> String {
+    let id = t.replicas(shard)[0];
+    t.member(id).unwrap().name.clone()
+}
+
+/// The first key `prefix<n>` whose shard's preferred leader is `leader`.
+pub fn key_led_by(t: &Topology, prefix: &str, leader: &str) -> String {
+    (0..10_000)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| preferred_leader(t, shard_of(t, k)) == leader)
+        .unwrap()
 }
