@@ -132,6 +132,7 @@ fn failure(e: &ClusterError) -> ExecError {
             ExecError::Reply(errors::INTERNAL.into())
         }
         ClusterError::Busy(limit) => ExecError::Reply(errors::busy(limit)),
+        ClusterError::Installing => ExecError::Reply(errors::INSTALLING.into()),
         _ => cluster_down(),
     }
 }

@@ -73,6 +73,9 @@ pub fn busy(limit: &str) -> String {
     format!("TRYAGAIN the shard's queue is full ({limit}); retry shortly")
 }
 
+/// A stale read on a replica that is installing a snapshot.
+pub const INSTALLING: &str = "TRYAGAIN the replica is installing a snapshot; retry shortly";
+
 /// `HELLO` with a protocol version that is not a number.
 pub const HELLO_PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
 /// `HELLO` from an unauthenticated client without its `AUTH` option.

@@ -5,6 +5,7 @@
 //! costs one write instead of one per shard. [`ShardStore::apply_batch`] is a group of one.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -32,6 +33,25 @@ pub struct ShardStore {
     /// `apply_lock`), so a reader never waits for an apply and never sees a state ahead of
     /// its data.
     state: Mutex<ShardState>,
+    /// Odd while a snapshot install is replacing the data, even otherwise; moves by one at
+    /// each start and end of an install (see [`ShardStore::read_unless_installing`]).
+    installs: AtomicU64,
+}
+
+/// Ends an install on every path out of it (see [`ShardStore::installs`]).
+struct InstallMark<'a>(&'a AtomicU64);
+
+impl InstallMark<'_> {
+    fn start(installs: &AtomicU64) -> InstallMark<'_> {
+        installs.fetch_add(1, Ordering::SeqCst);
+        InstallMark(installs)
+    }
+}
+
+impl Drop for InstallMark<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl ShardStore {
@@ -52,6 +72,7 @@ impl ShardStore {
             cf_name,
             apply_lock: Mutex::new(()),
             state: Mutex::new(state),
+            installs: AtomicU64::new(0),
         })
     }
 
@@ -157,6 +178,7 @@ impl ShardStore {
         next_chunk: &mut dyn FnMut() -> Result<Option<Chunk>, StorageError>,
     ) -> Result<(), StorageError> {
         let _applies = self.apply_lock.lock();
+        let _installing = InstallMark::start(&self.installs);
         let (start, end) = keys::slot_range_bounds(0, 0x3FFF);
         let cf = self.db.cf(&self.cf_name)?;
         let mut batch = WriteBatch::default();
@@ -179,6 +201,21 @@ impl ShardStore {
         write_unsynced(&self.db, batch)?;
         *self.state.lock() = state;
         Ok(())
+    }
+
+    /// Runs `f` (which reads the shard, e.g. through [`ShardStore::read`]) unless a snapshot
+    /// install was replacing the data at any point while it ran: `None` then, since the read
+    /// may have seen the old data half deleted or the new data half written. A read that
+    /// never waits for the applied index (a stale read on a follower) needs this; reads that
+    /// wait for it never run against a shard being installed (the applied index moves only
+    /// when the install is complete), and a leader never installs.
+    pub fn read_unless_installing<T>(&self, f: impl FnOnce(&ShardStore) -> T) -> Option<T> {
+        let before = self.installs.load(Ordering::SeqCst);
+        if before % 2 == 1 {
+            return None;
+        }
+        let out = f(self);
+        (self.installs.load(Ordering::SeqCst) == before).then_some(out)
     }
 
     /// Deletes every record of `range` (after it moved away), in O(1) writes: one range delete.
@@ -654,6 +691,42 @@ mod tests {
         group.write().unwrap();
         assert_eq!(db.rocks().latest_sequence_number(), sequence);
         assert_eq!(stores[0].state().applied_index, 6);
+    }
+
+    #[test]
+    fn reads_during_a_snapshot_install_are_refused_and_reads_after_it_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, stores) = open_shards(dir.path(), &[1]);
+        let store = &stores[0];
+        let good = entries();
+        let good: Vec<_> = (1u64..).zip(&good).collect();
+        store.apply_batch(&good).unwrap();
+        let read = |s: &ShardStore| s.state().applied_index;
+        assert_eq!(store.read_unless_installing(read), Some(5));
+        let mut seen_mid_install = Vec::new();
+        let mut chunks = 0;
+        let state = ShardState {
+            applied_index: 9,
+            ..store.state()
+        };
+        store
+            .install_snapshot(state, &mut || {
+                // Called between the install's writes, as a concurrent read would see them.
+                seen_mid_install.push(store.read_unless_installing(read));
+                chunks += 1;
+                Ok((chunks == 1).then(|| Chunk {
+                    records: Vec::new(),
+                    next: None,
+                }))
+            })
+            .unwrap();
+        assert_eq!(seen_mid_install, vec![None, None]);
+        assert_eq!(store.read_unless_installing(read), Some(9));
+        // A failed install ends too: reads pass again afterwards.
+        let failed =
+            store.install_snapshot(state, &mut || Err(StorageError::Corrupt("cut".into())));
+        assert!(failed.is_err());
+        assert_eq!(store.read_unless_installing(read), Some(9));
     }
 
     #[test]

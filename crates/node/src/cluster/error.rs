@@ -32,6 +32,10 @@ pub enum ClusterError {
     /// A queue or limit (`*_max`) is full; the client may retry later.
     #[error("busy: {0}")]
     Busy(&'static str),
+    /// A stale read found this replica installing a snapshot (its data is half replaced);
+    /// the client may retry shortly.
+    #[error("replica installing a snapshot")]
+    Installing,
     /// The Raft group refused the request for a reason other than leadership.
     #[error("raft: {0}")]
     Raft(raft::Error),

@@ -388,7 +388,8 @@ impl Store {
     /// a linearizable read at once (every acknowledged write is applied here then, and no
     /// other node can lead). A leader whose published lease holds serves it once its applied
     /// index reaches the lease's commit index, without asking the store loop; otherwise the
-    /// loop runs a ReadIndex round (or checks the lease itself).
+    /// loop runs a ReadIndex round (or checks the lease itself). A stale read fails with
+    /// [`ClusterError::Installing`] if a snapshot install was replacing the data meanwhile.
     pub async fn read_with<T>(
         &self,
         shard: ShardId,
@@ -427,6 +428,13 @@ impl Store {
                 Ok(false) => return Err(ClusterError::Stopped),
                 Err(_) => return Err(ClusterError::DeadlineExceeded),
             }
+        }
+        if consistency == ReadConsistency::Stale {
+            // Nothing waited for the applied index, which an install moves only once done.
+            return handle
+                .data
+                .read_unless_installing(f)
+                .ok_or(ClusterError::Installing);
         }
         Ok(f(&handle.data))
     }
