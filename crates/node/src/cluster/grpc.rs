@@ -25,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -571,7 +572,15 @@ async fn serve_forward_stream(
         match message {
             Ok(Some(batch)) => {
                 for request in batch.requests {
-                    let reply = node.start_forward(request);
+                    let mut reply = node.start_forward(request);
+                    // Most reads (under the leader lease) are answered at once: no task for
+                    // them. A request that has to wait gets its own task, whose first poll
+                    // registers the real waker.
+                    let mut cx = Context::from_waker(Waker::noop());
+                    if let Poll::Ready(done) = reply.as_mut().poll(&mut cx) {
+                        let _ = done_tx.send(done);
+                        continue;
+                    }
                     let done = done_tx.clone();
                     tokio::spawn(async move {
                         let _ = done.send(reply.await);
