@@ -410,10 +410,14 @@ async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot_and_recovers_a
         c.write_avoiding(shard, &incr("n", 1), &[victim]).await;
     }
     let others: Vec<NodeId> = c.ids().into_iter().filter(|id| *id != victim).collect();
+    // Compaction keeps what the victim needs until it is `log_lag_entries_max` behind, so
+    // wait for the logs to start past it, not just for some compaction.
     c.wait_until("the others compacted past the victim", || {
-        others
-            .iter()
-            .all(|id| c.store(*id).stats().log_compactions > 0)
+        others.iter().all(|id| {
+            c.store(*id)
+                .log_start(shard)
+                .is_some_and(|start| start > behind_at + 1)
+        })
     })
     .await;
     assert_eq!(c.store(victim).stats().snapshots_installed, 0);

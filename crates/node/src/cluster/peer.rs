@@ -60,6 +60,9 @@ pub struct PeerStatus {
     pub term_start: AtomicU64,
     /// This replica's leader lease, while it leads under one (see [`Peer::publish_lease`]).
     pub lease: Mutex<Option<Lease>>,
+    /// The first index still in this replica's log (entries below it were compacted or
+    /// replaced by a snapshot), as of the last Ready or compaction.
+    pub log_start: AtomicU64,
 }
 
 /// A leader lease as the store handle sees it: until `until`, a linearizable read may be
@@ -144,6 +147,7 @@ impl Peer {
             status,
         };
         peer.publish_leader(peer.raw.soft_state());
+        peer.publish_log_start();
         peer
     }
 
@@ -263,6 +267,9 @@ impl Peer {
         log.append(&rd.entries, &mut out.writes);
         if let Some(hs) = rd.hard_state {
             log.set_hard_state(hs, &mut out.writes);
+        }
+        if rd.snapshot.is_some() {
+            self.publish_log_start();
         }
         if let Some(ss) = rd.soft_state {
             self.on_soft_state(ss);
@@ -411,6 +418,13 @@ impl Peer {
         if *slot != lease {
             *slot = lease;
         }
+    }
+
+    /// Publishes where the log starts now ([`PeerStatus::log_start`]); call after a
+    /// compaction.
+    pub fn publish_log_start(&self) {
+        let start = self.raw.store().truncated_index() + 1;
+        self.status.log_start.store(start, Ordering::Release);
     }
 
     /// Advances Raft's time one tick, and publishes whether the group is quiesced here. A

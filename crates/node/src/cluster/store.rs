@@ -466,6 +466,13 @@ impl Store {
         self.handle(shard).ok().map(|h| *h.applied.borrow())
     }
 
+    /// The first index still in `shard`'s log here (entries below it were compacted or
+    /// replaced by a snapshot).
+    pub fn log_start(&self, shard: ShardId) -> Option<u64> {
+        let handle = self.handle(shard).ok()?;
+        Some(handle.status.log_start.load(Ordering::Acquire))
+    }
+
     /// `shard`'s data on this node (for stale reads, tests and diagnostics).
     pub fn shard_data(&self, shard: ShardId) -> Option<Arc<ShardStore>> {
         self.handle(shard).ok().map(|h| Arc::clone(&h.data))

@@ -393,6 +393,7 @@ impl StoreLoop {
             }
             match peer.raw_mut().store_mut().compact(to, &mut writes) {
                 Ok(true) => {
+                    peer.publish_log_start();
                     self.counters
                         .log_compactions
                         .fetch_add(1, Ordering::Relaxed);
