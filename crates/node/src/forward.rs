@@ -36,7 +36,7 @@ use raft::NodeId;
 use redraft_proto as pb;
 use router::ShardId;
 use serde::{Deserialize, Serialize};
-use storage::{ExecError, ExecResult, Output, ReadOp};
+use storage::{ExecError, ExecResult, Output, ReadOp, WriteEntry};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
@@ -714,6 +714,13 @@ impl NodeService for ForwardServer {
         };
         match request.op {
             Some(pb::forward_request::Op::WriteEntry(data)) => {
+                // Every replica applies what the log holds and stops on an entry it cannot
+                // decode, so an undecodable entry must never reach the log.
+                if let Err(e) = WriteEntry::decode(&data) {
+                    return done(Err(ClusterError::Storage(format!(
+                        "undecodable write entry: {e}"
+                    ))));
+                }
                 match self.store.submit_proposal(shard, data) {
                     Ok(pending) => Box::pin(async move { reply_of(id, pending.wait().await) }),
                     Err(e) => done(Err(e)),
@@ -779,5 +786,67 @@ mod tests {
             errors::exec_error_text(back[4].as_ref().unwrap_err()),
             errors::WRONG_TYPE
         );
+    }
+
+    /// Every replica stops on a log entry it cannot decode, so the receiving side refuses an
+    /// undecodable forwarded write before it is proposed; a valid one goes through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_undecodable_forwarded_write_is_refused_before_the_log() {
+        use crate::cluster::{ShardReplicas, SimNetwork, StoreConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+        let me = NodeId(1);
+        let shards = [ShardReplicas {
+            shard: ShardId(1),
+            nodes: vec![me],
+        }];
+        let mut cfg = StoreConfig::new(me);
+        cfg.tick_interval_ms = 5;
+        let net = SimNetwork::new(1);
+        let store = Store::start(cfg, db, &shards, net.transport(me)).unwrap();
+        net.register(me, store.inbound());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !store.is_leader(ShardId(1)) {
+            assert!(Instant::now() < deadline, "no leader");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let server = ForwardServer {
+            store: store.clone(),
+            name: "node1".into(),
+            redis_addr: String::new(),
+        };
+        let request = |id, data: Vec<u8>| pb::ForwardRequest {
+            id,
+            shard_id: 1,
+            op: Some(pb::forward_request::Op::WriteEntry(data)),
+            ..Default::default()
+        };
+        let valid = WriteEntry {
+            now_ms: 1,
+            ops: Vec::new(),
+        };
+        // The applied index once it stops moving (the leader's no-op may still be applying).
+        let settled = || async {
+            loop {
+                let seen = store.applied_index(ShardId(1));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if store.applied_index(ShardId(1)) == seen {
+                    return seen.unwrap_or(0);
+                }
+                assert!(Instant::now() < deadline, "applied index never settled");
+            }
+        };
+        let reply = server.start_forward(request(6, valid.encode())).await;
+        assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
+        let before = settled().await;
+        let reply = server.start_forward(request(7, vec![0xFF, 0, 1])).await;
+        assert_eq!(reply.id, 7);
+        assert_eq!(reply.outcome, pb::ForwardOutcome::Rejected as i32);
+        assert!(reply.detail.contains("undecodable"), "{}", reply.detail);
+        let reply = server.start_forward(request(8, valid.encode())).await;
+        assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
+        // Only the valid entry reached the log.
+        assert_eq!(settled().await, before + 1);
+        store.stop();
     }
 }

@@ -240,6 +240,21 @@ impl Drop for Shared {
     }
 }
 
+/// Runs `f` (the body of the store loop or the apply worker thread); if it panics, stops the
+/// whole process. Those threads panic only when the node cannot go on (a Raft log write
+/// failed, an entry cannot be applied without diverging): a process left running without
+/// them would keep accepting clients it can never answer, and a supervisor would not restart
+/// it. Restarting recovers from RocksDB.
+fn fatal_on_panic(what: &str, f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        tracing::error!(
+            thread = what,
+            "a store thread panicked; stopping the process"
+        );
+        std::process::abort();
+    }
+}
+
 /// Handle on a running store; cheap to clone. The store stops when the last handle is
 /// dropped (or on [`Store::stop`]).
 #[derive(Clone)]
@@ -279,7 +294,7 @@ impl Store {
         let node = cfg.node_id;
         let apply_thread = std::thread::Builder::new()
             .name(format!("redraft-apply-{node}"))
-            .spawn(move || apply::run(apply_rx, targets, ctx))
+            .spawn(move || fatal_on_panic("apply worker", || apply::run(apply_rx, targets, ctx)))
             .map_err(|e| ClusterError::Storage(e.to_string()))?;
         let mut lp = StoreLoop::new(
             cfg.clone(),
@@ -293,7 +308,7 @@ impl Store {
         );
         let loop_thread = std::thread::Builder::new()
             .name(format!("redraft-store-{node}"))
-            .spawn(move || lp.run())
+            .spawn(move || fatal_on_panic("store loop", || lp.run()))
             .map_err(|e| ClusterError::Storage(e.to_string()))?;
         let shared = Shared {
             cfg,
