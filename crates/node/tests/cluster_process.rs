@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use cluster_proc::{
     error_text, key_led_by, preferred_leader, seed, shard_of, topology, wait_until, ProcCluster,
-    SplitMix,
 };
 use node::topology::Topology;
 use router::ShardId;
+use storage::engine::OpRng;
 
 /// Short Raft timing for the tests that are not about timing (one election: 0.5-1 s).
 const FAST: &[&str] = &["--raft-tick-ms", "50", "--raft-election-ticks", "10"];
@@ -313,7 +313,7 @@ impl Drop for StopOnDrop {
 /// Writes unique keys until told to stop, moving to the next node when its node is gone;
 /// returns every acknowledged write.
 fn writer(shared: &Shared, w: usize) -> Vec<Ack> {
-    let mut rng = SplitMix(shared.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = OpRng::new(shared.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     // Writers start spread over the nodes, so some are on node1 when it dies.
     let mut at = w % shared.ports.len();
     let mut con: Option<redis::Connection> = None;
@@ -648,7 +648,7 @@ fn expect_clusterdown(con: &mut redis::Connection, name: &str, args: &[&str]) {
 fn full_restart_keeps_all_data() {
     let started = Instant::now();
     let seed = seed();
-    let mut rng = SplitMix(seed);
+    let mut rng = OpRng::new(seed);
     let mut c = ProcCluster::start(3, FAST);
     let mut strings: BTreeMap<String, String> = BTreeMap::new();
     {

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cluster_proc::ProcCluster as Cluster;
-use common::{have, tests_path};
+use common::have;
 use redis::Value;
 
 /// Longest the cluster may take to agree on one view after it reports `cluster_state:ok`.
@@ -476,30 +476,11 @@ fn check_redis_cli(cluster: &Cluster) {
 }
 
 fn check_redis_py(cluster: &Cluster) {
-    let has_redis_py = Command::new("python3")
-        .args(["-c", "import redis.cluster"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_redis_py {
-        println!("skipped redis-py RedisCluster: python3 with the redis package is not installed");
-        return;
-    }
-    let out = Command::new("timeout")
-        .arg("60")
-        .arg("python3")
-        .arg(tests_path("py/cluster.py"))
-        .arg(cluster.redis_port(2).to_string())
-        .output()
-        .expect("run python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.contains("python cluster ok"),
-        "{text}"
+    common::run_python_check(
+        "py/cluster.py",
+        cluster.redis_port(2),
+        "redis.cluster",
+        "python cluster ok",
     );
 }
 

@@ -56,11 +56,7 @@ async fn follower_refuses_writes_and_reads_with_a_leader_hint() {
     let c = Cluster::start_sim(3, 1, sim_seed());
     let shard = ShardId(0);
     let leader = c.wait_leader(shard, &[]).await;
-    let follower = c
-        .ids()
-        .into_iter()
-        .find(|id| *id != leader)
-        .expect("a follower");
+    let follower = c.a_follower(leader);
     let store = c.store(follower);
     c.wait_until("follower knows the leader", || {
         store.leader_of(shard) == Some(leader)
@@ -392,11 +388,7 @@ async fn a_follower_behind_a_compacted_log_catches_up_by_snapshot_and_recovers_a
     c.wait_converged().await;
     let shard = ShardId(0);
     let leader = c.wait_leader(shard, &[]).await;
-    let victim = c
-        .ids()
-        .into_iter()
-        .find(|id| *id != leader)
-        .expect("a follower");
+    let victim = c.a_follower(leader);
     let behind_at = c.store(victim).applied_index(shard).unwrap_or(0);
     c.net.isolate(victim);
     // Overwrites and deletes-by-overwrite too, so the snapshot must replace data, not add.
@@ -476,11 +468,7 @@ async fn a_follower_a_little_behind_catches_up_from_the_log_not_by_snapshot() {
     c.write(shard, &set("k", "v")).await;
     c.wait_converged().await;
     let leader = c.wait_leader(shard, &[]).await;
-    let victim = c
-        .ids()
-        .into_iter()
-        .find(|id| *id != leader)
-        .expect("a follower");
+    let victim = c.a_follower(leader);
     c.net.isolate(victim);
     for i in 0..120u64 {
         c.write_avoiding(shard, &incr("n", 1), &[victim]).await;

@@ -9,6 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use storage::engine::OpRng;
 
 /// Concurrent writer clients.
 const CLIENTS: usize = 8;
@@ -16,18 +17,6 @@ const CLIENTS: usize = 8;
 const ACKED_BEFORE_CRASH: u64 = 2_000;
 /// Most writes one client attempts.
 const WRITES_PER_CLIENT_MAX: usize = 5_000;
-
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 /// What one client saw acknowledged.
 #[derive(Default)]
@@ -60,7 +49,7 @@ fn writer(
     stop: Arc<AtomicBool>,
     total: Arc<AtomicU64>,
 ) -> Acked {
-    let mut rng = SplitMix(seed ^ (client as u64).wrapping_mul(0x1234_5678_9ABC_DEF1));
+    let mut rng = OpRng::new(seed ^ (client as u64).wrapping_mul(0x1234_5678_9ABC_DEF1));
     let mut acked = Acked::default();
     let Ok(mut con) =
         redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(|c| c.get_connection())
@@ -72,7 +61,7 @@ fn writer(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let r = rng.next();
+        let r = rng.next_u64();
         let ok = match r % 4 {
             0 => {
                 let (k, v) = (format!("c{client}:s:{i}"), format!("v{r}"));

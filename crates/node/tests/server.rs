@@ -329,30 +329,8 @@ fn redis_benchmark_smoke() {
 
 #[test]
 fn python_client_smoke() {
-    let has_redis_py = std::process::Command::new("python3")
-        .args(["-c", "import redis"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_redis_py {
-        println!("skipped: python3 with the redis package is not installed");
-        return;
-    }
     let srv = common::Server::start();
-    let out = std::process::Command::new("python3")
-        .arg(common::tests_path("py/smoke.py"))
-        .arg(srv.redis_port.to_string())
-        .output()
-        .expect("run python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.contains("python smoke ok"),
-        "{text}"
-    );
+    common::run_python_check("py/smoke.py", srv.redis_port, "redis", "python smoke ok");
 }
 
 /// `--announce-ip` is the address the CLUSTER replies (and `-MOVED`) give for this node, so a

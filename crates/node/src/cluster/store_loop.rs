@@ -440,7 +440,11 @@ impl StoreLoop {
         (self.next_tick - interval, interval)
     }
 
+    /// Publishes `shard`'s lease (see `Peer::publish_lease`); nothing to do without lease reads.
     fn publish_lease(&self, shard: Option<ShardId>, tick_began: Instant, interval: Duration) {
+        if !self.cfg.lease_read {
+            return;
+        }
         if let Some(peer) = shard.and_then(|s| self.peers.get(&s)) {
             peer.publish_lease(tick_began, interval);
         }

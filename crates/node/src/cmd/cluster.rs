@@ -36,21 +36,13 @@ use storage::types::keyspace::KeyspaceRead;
 use storage::{ExecError, ExecResult, Output, ReadOp};
 
 use super::connection::unknown_subcommand;
-use super::{arg_i64, CommandSpec, Flags, KeySpec, Plan, PlanCtx};
+use super::{arg_i64, CommandSpec, Flags, Plan, PlanCtx};
 use crate::errors;
 use crate::session::{err, Session};
 use crate::state::Node;
 
 const fn local(name: &'static str, arity: i32, flags: Flags, summary: &'static str) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags: flags.with(Flags::LOCAL),
-        keys: KeySpec::None,
-        group: "cluster",
-        summary,
-        parse: None,
-    }
+    super::local_command("cluster", name, arity, flags, summary)
 }
 
 /// The cluster command table.

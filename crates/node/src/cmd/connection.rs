@@ -5,20 +5,12 @@ use bytes::Bytes;
 use resp::ProtocolVersion;
 use storage::{ExecError, ExecResult, Output};
 
-use super::{is_opt, CommandSpec, Flags, KeySpec};
+use super::{is_opt, CommandSpec, Flags};
 use crate::errors;
 use crate::session::{err, Session};
 
 const fn local(name: &'static str, arity: i32, flags: Flags, summary: &'static str) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags: flags.with(Flags::LOCAL),
-        keys: KeySpec::None,
-        group: "connection",
-        summary,
-        parse: None,
-    }
+    super::local_command("connection", name, arity, flags, summary)
 }
 
 /// The connection command table.

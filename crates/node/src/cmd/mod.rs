@@ -203,6 +203,25 @@ pub struct CommandSpec {
     pub parse: Option<ParseFn>,
 }
 
+/// A command of `group` that the server answers itself (flag `LOCAL`, no keys, no parser).
+pub(crate) const fn local_command(
+    group: &'static str,
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: flags.with(Flags::LOCAL),
+        keys: KeySpec::None,
+        group,
+        summary,
+        parse: None,
+    }
+}
+
 impl CommandSpec {
     /// Whether `argc` arguments (including the name) satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {

@@ -10,15 +10,7 @@ use crate::errors;
 use crate::session::{err, Session};
 
 const fn local(name: &'static str, arity: i32, flags: Flags, summary: &'static str) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags: flags.with(Flags::LOCAL),
-        keys: KeySpec::None,
-        group: "server",
-        summary,
-        parse: None,
-    }
+    super::local_command("server", name, arity, flags, summary)
 }
 
 /// The server command table.

@@ -338,6 +338,14 @@ impl Cluster {
         }
     }
 
+    /// A node other than `leader`.
+    pub fn a_follower(&self, leader: NodeId) -> NodeId {
+        self.ids()
+            .into_iter()
+            .find(|id| *id != leader)
+            .expect("a follower")
+    }
+
     /// The leader of `shard` that every running node outside `excluded` agrees on.
     pub async fn wait_leader(&self, shard: ShardId, excluded: &[NodeId]) -> NodeId {
         let deadline = Instant::now() + WAIT;

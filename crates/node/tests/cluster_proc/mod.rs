@@ -444,25 +444,6 @@ pub fn seed() -> u64 {
     seed
 }
 
-/// A small seeded PRNG (SplitMix64).
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    /// The next pseudo-random number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
-
 /// An error reply as `CODE detail` (for example `CLUSTERDOWN The cluster is down`).
 pub fn error_text(e: &redis::RedisError) -> String {
     match (e.code(), e.detail()) {

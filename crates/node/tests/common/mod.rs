@@ -245,6 +245,34 @@ pub fn raw_exchange(s: &mut TcpStream, request: &[u8], expected_len: usize) -> V
     out
 }
 
+/// Runs `tests/<script>` with python3 against the server on `port` (at most 60 s) and checks
+/// it exits 0 having printed `marker`. Skips, saying so, when python3 cannot import `module`
+/// (the README's test command installs the redis package, so it does not skip there).
+pub fn run_python_check(script: &str, port: u16, module: &str, marker: &str) {
+    let has_module = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_module {
+        println!("skipped {script}: python3 cannot import {module}");
+        return;
+    }
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("python3")
+        .arg(tests_path(script))
+        .arg(port.to_string())
+        .output()
+        .expect("run python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains(marker), "{text}");
+}
+
 /// The path of a file in the crate's tests directory.
 pub fn tests_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
