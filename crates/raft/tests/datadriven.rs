@@ -399,7 +399,11 @@ fn run_file(path: &Path) {
 
 #[test]
 fn testdata_scenarios() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    // The crate's directory at run time, not build time: a test binary reused from a clone
+    // elsewhere (a shared target directory) would otherwise look in that clone.
+    let crate_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    let dir = Path::new(&crate_dir).join("tests/testdata");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("testdata dir")
         .map(|e| e.expect("dir entry").path())

@@ -6,7 +6,11 @@ use std::path::Path;
 
 #[test]
 fn replay_fuzz_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/decode");
+    // The crate's directory at run time, not build time: a test binary reused from a clone
+    // elsewhere (a shared target directory) would otherwise look in that clone.
+    let crate_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    let dir = Path::new(&crate_dir).join("../../fuzz/corpus/decode");
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/decode exists") {
         let path = entry.expect("readable corpus entry").path();

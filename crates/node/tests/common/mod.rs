@@ -275,9 +275,11 @@ pub fn run_python_check(script: &str, port: u16, module: &str, marker: &str) {
 
 /// The path of a file in the crate's tests directory.
 pub fn tests_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join(rel)
+    // The crate's directory at run time, not build time: a test binary reused from a clone
+    // elsewhere (a shared target directory) would otherwise look in that clone.
+    let crate_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    Path::new(&crate_dir).join("tests").join(rel)
 }
 
 /// Sends one command given as raw byte arguments (binary-safe keys and values).
