@@ -13,6 +13,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads())
         .enable_all()
         .thread_name("redraft-io")
         .build()?;

@@ -627,6 +627,13 @@ impl StoreLoop {
 
     /// Writes the round's log writes in one batch, synced if `sync`.
     ///
+    /// The fsync is not the write's own (`WriteOptions::sync`) but a separate `Db::sync_wal`
+    /// after it: RocksDB runs a synced write inside its write group, so the apply worker's
+    /// next write (which needs no fsync) would queue behind this one's fsync, and replies to
+    /// entries already committed would wait for the next round's log to reach the disk.
+    /// `sync_wal` writes out the WAL buffer (this batch is in it) and fsyncs while other
+    /// writes go on; once it returns the batch is as durable as a synced write.
+    ///
     /// # Panics
     /// If RocksDB fails: Raft has been told nothing yet, but its in-memory log already holds
     /// the entries, so the node stops rather than continue with a log it cannot persist.
@@ -642,9 +649,10 @@ impl StoreLoop {
         }
         let mut batch = rocksdb::WriteBatch::default();
         let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(sync);
+        opts.set_sync(false);
         let result = log_store::stage_writes(&self.db, &mut batch, writes)
-            .and_then(|()| self.db.rocks().write_opt(batch, &opts).map_err(Into::into));
+            .and_then(|()| self.db.rocks().write_opt(batch, &opts).map_err(Into::into))
+            .and_then(|()| if sync { self.db.sync_wal() } else { Ok(()) });
         if let Err(e) = result {
             panic!(
                 "node {}: persisting the Raft log failed: {e}",
