@@ -190,7 +190,8 @@ impl Node {
         let node = Arc::clone(self);
         let deadline = self.deadline();
         if self.leads(shard) {
-            match self.store.submit_proposal(shard, data.clone()) {
+            let known = entry.results_without_state();
+            match self.store.submit_proposal(shard, data.clone(), known) {
                 Ok(pending) => {
                     return Box::pin(async move {
                         match pending.wait().await {
@@ -283,8 +284,9 @@ impl Node {
     ) -> Result<Vec<ExecResult>, ClusterError> {
         match (local, &request.op) {
             (Local::Write, Some(pb::forward_request::Op::WriteEntry(data))) => {
+                // Answered once applied: this path has only the encoded entry.
                 self.store
-                    .submit_proposal(shard, data.clone())?
+                    .submit_proposal(shard, data.clone(), None)?
                     .wait()
                     .await
             }

@@ -716,12 +716,15 @@ impl NodeService for ForwardServer {
             Some(pb::forward_request::Op::WriteEntry(data)) => {
                 // Every replica applies what the log holds and stops on an entry it cannot
                 // decode, so an undecodable entry must never reach the log.
-                if let Err(e) = WriteEntry::decode(&data) {
-                    return done(Err(ClusterError::Storage(format!(
-                        "undecodable write entry: {e}"
-                    ))));
-                }
-                match self.store.submit_proposal(shard, data) {
+                let known = match WriteEntry::decode(&data) {
+                    Ok(entry) => entry.results_without_state(),
+                    Err(e) => {
+                        return done(Err(ClusterError::Storage(format!(
+                            "undecodable write entry: {e}"
+                        ))))
+                    }
+                };
+                match self.store.submit_proposal(shard, data, known) {
                     Ok(pending) => Box::pin(async move { reply_of(id, pending.wait().await) }),
                     Err(e) => done(Err(e)),
                 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Reader, Txn};
 use crate::error::StorageError;
-use crate::output::ExecResult;
+use crate::output::{ExecResult, Output};
 use crate::types::{hash, keyspace, list, set, string, zset};
 
 /// The current entry encoding version.
@@ -30,6 +30,12 @@ pub struct WriteEntry {
 }
 
 impl WriteEntry {
+    /// The results of every op, when all are known before the entry applies (see
+    /// [`WriteOp::result_without_state`]).
+    pub fn results_without_state(&self) -> Option<Vec<ExecResult>> {
+        self.ops.iter().map(WriteOp::result_without_state).collect()
+    }
+
     /// Encodes the entry with its format version.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![ENTRY_FORMAT_VERSION];
@@ -69,6 +75,23 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// The op's result when it is known before the op applies: it replies the same whatever
+    /// the data holds (a plain `SET`, `MSET`), so a proposer may be answered once the entry is
+    /// committed, before it is applied. `None` for every op whose reply reads the data.
+    pub fn result_without_state(&self) -> Option<ExecResult> {
+        use string::{ExpiryChange, SetCond, StringWrite};
+        match self {
+            WriteOp::String(StringWrite::Set {
+                cond: SetCond::Always,
+                get: false,
+                expiry,
+                ..
+            }) if *expiry != ExpiryChange::Keep => Some(Ok(Output::Ok)),
+            WriteOp::String(StringWrite::MSet { nx: false, .. }) => Some(Ok(Output::Ok)),
+            _ => None,
+        }
+    }
+
     /// Applies the op inside `txn`.
     pub fn apply(&self, txn: &mut Txn<'_>) -> ExecResult {
         match self {

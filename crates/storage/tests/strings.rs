@@ -380,3 +380,67 @@ fn binary_safe_keys_and_values() {
     assert_eq!(f.get(b""), Output::Bulk(all.clone()));
     assert_eq!(f.get(&all), bulk(b""));
 }
+
+/// A result known before apply (answered at commit) must be the result apply gives, whatever
+/// the key held; ops whose reply reads the data have none.
+#[test]
+fn results_known_before_apply_match_what_apply_returns() {
+    use storage::WriteOp;
+    let f = Fixture::new();
+    let past = ExpiryChange::At(T0_MS - 1);
+    let future = ExpiryChange::At(T0_MS + 60_000);
+    let blind = [
+        set_op(b"k", b"v", SetCond::Always, ExpiryChange::Clear, false),
+        set_op(b"k", b"v", SetCond::Always, future, false),
+        set_op(b"k", b"v", SetCond::Always, past, false),
+        StringWrite::MSet {
+            pairs: vec![
+                (b"k".to_vec(), b"1".to_vec()),
+                (b"j".to_vec(), b"2".to_vec()),
+            ],
+            nx: false,
+        },
+    ];
+    let reading = [
+        set_op(b"k", b"v", SetCond::IfMissing, ExpiryChange::Clear, false),
+        set_op(b"k", b"v", SetCond::IfExists, ExpiryChange::Clear, false),
+        set_op(b"k", b"v", SetCond::Always, ExpiryChange::Keep, false),
+        set_op(b"k", b"v", SetCond::Always, ExpiryChange::Clear, true),
+        StringWrite::MSet {
+            pairs: vec![(b"k".to_vec(), b"1".to_vec())],
+            nx: true,
+        },
+        StringWrite::IncrBy {
+            key: b"k".to_vec(),
+            delta: 1,
+        },
+    ];
+    for op in reading {
+        let known = WriteOp::String(op.clone()).result_without_state();
+        assert!(known.is_none(), "{op:?}");
+    }
+    // Each blind op over each prior state of `k`: absent, a string, an expiring string, a hash.
+    for op in blind {
+        let known = WriteOp::String(op.clone()).result_without_state();
+        let Some(Ok(known)) = known else {
+            panic!("{op:?}: {known:?}")
+        };
+        for prior in 0..4 {
+            let del = storage::types::keyspace::KeyspaceWrite::Del {
+                keys: vec![b"k".to_vec()],
+            };
+            f.k(del).unwrap();
+            match prior {
+                0 => {}
+                1 => f.set(b"k", b"old"),
+                2 => {
+                    let op = set_op(b"k", b"old", SetCond::Always, future, false);
+                    f.s(op).unwrap();
+                }
+                _ => make_hash(&f, b"k"),
+            }
+            let applied = f.s(op.clone()).unwrap();
+            assert_eq!(applied, known, "{op:?} over prior state {prior}");
+        }
+    }
+}

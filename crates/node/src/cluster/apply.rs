@@ -51,6 +51,9 @@ pub struct ApplyEntry {
     pub data: Vec<u8>,
     /// The proposer waiting on this entry, if it was proposed here and is still waiting.
     pub responder: Option<Responder>,
+    /// The entry's results if known before it applies: the store loop answers the proposer
+    /// with them at commit and hands the entry over without its responder.
+    pub known_results: Option<Vec<ExecResult>>,
 }
 
 /// Committed entries of one shard, in log order.
@@ -369,6 +372,7 @@ mod tests {
             kind: EntryKind::Normal,
             data: write.encode(),
             responder: Some(tx),
+            known_results: None,
         };
         (entry, rx)
     }
@@ -381,6 +385,7 @@ mod tests {
             kind: EntryKind::Normal,
             data: Vec::new(),
             responder: None,
+            known_results: None,
         }
     }
 

@@ -17,6 +17,7 @@ use raft::{
     ConfChange, Entry, EntryKind, Message, NodeId, RawNode, ReadState, Ready, SoftState, StateRole,
 };
 use router::ShardId;
+use storage::ExecResult;
 use tokio::sync::oneshot;
 
 use super::apply::{self, ApplyEntry, Responder};
@@ -33,6 +34,7 @@ struct PendingProposal {
     term: u64,
     deadline: Instant,
     responder: Responder,
+    known_results: Option<Vec<ExecResult>>,
 }
 
 /// A read-index request waiting for the leader to confirm its leadership.
@@ -60,6 +62,10 @@ pub struct PeerStatus {
     pub term_start: AtomicU64,
     /// This replica's leader lease, while it leads under one (see [`Peer::publish_lease`]).
     pub lease: Mutex<Option<Lease>>,
+    /// The highest log index whose proposer was answered before the entry applied (with its
+    /// known results, at commit). A read that must see every answered write waits for the
+    /// applied index to reach it too.
+    pub answered_early: AtomicU64,
     /// The first index still in this replica's log (entries below it were compacted or
     /// replaced by a snapshot), as of the last Ready or compaction.
     pub log_start: AtomicU64,
@@ -72,9 +78,10 @@ pub struct Lease {
     /// When the lease ends (the start of the tick at which Raft's lease runs out).
     pub until: Instant,
     /// The commit index when the lease was published: it covers every entry committed in
-    /// earlier terms (the lease needs an entry of this term committed), and every later
-    /// write is acknowledged only once applied, so a read that waits for this index and
-    /// then reads the latest applied state sees every acknowledged write.
+    /// earlier terms (the lease needs an entry of this term committed). A write is
+    /// acknowledged once applied, or, when its results are known before it applies, once
+    /// committed and after a lease covering it is published; so a read that waits for this
+    /// index and then reads the latest applied state sees every acknowledged write.
     pub commit: u64,
 }
 
@@ -95,6 +102,10 @@ pub struct Proposal {
     pub deadline: Instant,
     /// Where the results go.
     pub responder: Responder,
+    /// The entry's results when they are known before it applies
+    /// (`WriteEntry::results_without_state`): the proposer then gets them once the entry is
+    /// committed, without waiting for the apply worker.
+    pub known_results: Option<Vec<ExecResult>>,
 }
 
 /// The decisions for one Ready of one peer, for the store loop to carry out.
@@ -318,7 +329,7 @@ impl Peer {
     }
 
     fn on_committed(&mut self, e: Entry, out: &mut PeerReady) {
-        let responder = self.take_responder(e.index, e.term);
+        let (responder, known_results) = self.take_responder(e.index, e.term).unzip();
         if e.kind == EntryKind::ConfChange {
             let cc = ConfChange::decode(&e.data).unwrap_or_else(|err| {
                 panic!(
@@ -334,20 +345,46 @@ impl Peer {
             kind: e.kind,
             data: e.data,
             responder,
+            known_results: known_results.flatten(),
         });
+    }
+
+    /// Answers the proposers of committed `entries` whose results are known before they
+    /// apply, after publishing the highest such index in [`PeerStatus::answered_early`]; the
+    /// entries go on to the apply worker without them. The store loop calls this when it
+    /// hands the entries over: after the round's lease is published (a lease read that starts
+    /// after an answer then waits for its entry), and, for entries not yet durable here, after
+    /// the persist.
+    pub fn answer_known(&self, entries: &mut [ApplyEntry]) {
+        let answerable = |e: &&mut ApplyEntry| e.responder.is_some() && e.known_results.is_some();
+        let Some(last) = entries.iter_mut().filter(answerable).map(|e| e.index).max() else {
+            return;
+        };
+        self.status
+            .answered_early
+            .fetch_max(last, Ordering::Release);
+        for e in entries.iter_mut().filter(answerable) {
+            if let (Some(responder), Some(results)) = (e.responder.take(), e.known_results.take()) {
+                let _ = responder.send(Ok(results));
+            }
+        }
     }
 
     /// The proposer waiting for the entry at `index`, if that entry is the one it proposed
     /// (same term). Proposers of entries replaced by another leader's fail with
     /// `ProposalDropped`.
-    fn take_responder(&mut self, index: u64, term: u64) -> Option<Responder> {
+    fn take_responder(
+        &mut self,
+        index: u64,
+        term: u64,
+    ) -> Option<(Responder, Option<Vec<ExecResult>>)> {
         while let Some(front) = self.proposals.front() {
             if front.index > index {
                 return None;
             }
             let p = self.proposals.pop_front().expect("front exists");
             if p.index == index && p.term == term {
-                return Some(p.responder);
+                return Some((p.responder, p.known_results));
             }
             apply::fail(p.responder, ClusterError::ProposalDropped);
         }
@@ -366,6 +403,7 @@ impl Peer {
             term,
             deadline: p.deadline,
             responder: p.responder,
+            known_results: p.known_results,
         });
     }
 
@@ -472,6 +510,7 @@ mod tests {
                 data: Vec::new(),
                 deadline,
                 responder,
+                known_results: None,
             },
             rx,
         )
@@ -486,6 +525,37 @@ mod tests {
         open_peer(&StoreConfig::new(NodeId(1)), &db, &spec)
             .unwrap()
             .0
+    }
+
+    #[test]
+    fn only_proposers_with_known_results_are_answered_at_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = peer(dir.path());
+        let entry = |index: u64, known: bool| {
+            let (responder, rx) = oneshot::channel();
+            let e = ApplyEntry {
+                index,
+                term: 1,
+                kind: EntryKind::Normal,
+                data: Vec::new(),
+                responder: Some(responder),
+                known_results: known.then(Vec::new),
+            };
+            (e, rx)
+        };
+        let (early, mut early_rx) = entry(7, true);
+        let (later, mut later_rx) = entry(8, false);
+        let mut entries = vec![early, later];
+        p.answer_known(&mut entries);
+        assert!(matches!(early_rx.try_recv(), Ok(Ok(r)) if r.is_empty()));
+        assert!(entries[0].responder.is_none());
+        // The other proposer still waits for the apply worker.
+        assert!(entries[1].responder.is_some());
+        assert!(matches!(
+            later_rx.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ));
+        assert_eq!(p.status.answered_early.load(Ordering::Acquire), 7);
     }
 
     #[test]

@@ -367,13 +367,23 @@ impl Store {
         shard: ShardId,
         entry: &WriteEntry,
     ) -> ClusterResult<Vec<ExecResult>> {
-        self.submit_proposal(shard, entry.encode())?.wait().await
+        let known = entry.results_without_state();
+        self.submit_proposal(shard, entry.encode(), known)?
+            .wait()
+            .await
     }
 
     /// Hands an encoded `WriteEntry` to `shard`'s group at once (before returning), so
     /// proposals submitted one after another by one caller are proposed in that order; the
     /// returned [`PendingProposal`] waits for the outcome, as [`Store::propose`] describes.
-    pub fn submit_proposal(&self, shard: ShardId, data: Vec<u8>) -> ClusterResult<PendingProposal> {
+    /// `known_results` are the entry's results if known before it applies
+    /// (`WriteEntry::results_without_state`); the outcome then arrives at commit.
+    pub fn submit_proposal(
+        &self,
+        shard: ShardId,
+        data: Vec<u8>,
+        known_results: Option<Vec<ExecResult>>,
+    ) -> ClusterResult<PendingProposal> {
         self.handle(shard)?;
         let deadline = self.deadline();
         let (responder, rx) = oneshot::channel();
@@ -381,6 +391,7 @@ impl Store {
             data,
             deadline,
             responder,
+            known_results,
         };
         self.submit(StoreMsg::Propose { shard, proposal })?;
         Ok(PendingProposal { deadline, rx })
@@ -400,7 +411,7 @@ impl Store {
 
     /// Runs `f` on `shard`'s data once a read with the given consistency may be served. A
     /// leader that is its group's only voter, once it applied its term's first entry, serves
-    /// a linearizable read at once (every acknowledged write is applied here then, and no
+    /// a linearizable read once every write it answered early (at commit) is applied too (no
     /// other node can lead). A leader whose published lease holds serves it once its applied
     /// index reaches the lease's commit index, without asking the store loop; otherwise the
     /// loop runs a ReadIndex round (or checks the lease itself). A stale read fails with
@@ -415,9 +426,13 @@ impl Store {
         // Checked after `sole_leader`, which is published after `term_start`.
         let sole = handle.status.sole_leader.load(Ordering::Acquire)
             && *handle.applied.borrow() >= handle.status.term_start.load(Ordering::Acquire);
-        if consistency == ReadConsistency::Linearizable && !sole {
+        if consistency == ReadConsistency::Linearizable {
             let deadline = self.deadline();
-            let index = match handle.status.lease_read_index(Instant::now()) {
+            let lease_index = || handle.status.lease_read_index(Instant::now());
+            // A sole leader has applied every write it answered after applying; those it
+            // answered at commit (known results) are applied once `answered_early` is.
+            let sole_index = || sole.then(|| handle.status.answered_early.load(Ordering::Acquire));
+            let index = match sole_index().or_else(lease_index) {
                 Some(index) => index,
                 None => {
                     let (responder, rx) = oneshot::channel();
@@ -684,5 +699,50 @@ mod tests {
                 .unwrap_err(),
             ClusterError::Stopped
         );
+    }
+
+    /// A plain SET is answered at commit, before it applies; a linearizable read that starts
+    /// after the answer must still see it, on a sole leader too (which reads without a
+    /// ReadIndex round or a lease).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_answered_at_commit_is_seen_by_the_next_read() {
+        use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
+        use storage::{Output, ReadOp, WriteOp};
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        let mut cfg = StoreConfig::new(NodeId(1));
+        cfg.tick_interval_ms = 5;
+        let shards = [ShardReplicas {
+            shard: ShardId(1),
+            nodes: vec![NodeId(1)],
+        }];
+        let net = SimNetwork::new(1);
+        let store = Store::start(cfg, Arc::clone(&db), &shards, net.transport(NodeId(1))).unwrap();
+        net.register(NodeId(1), store.inbound());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !store.is_leader(ShardId(1)) {
+            assert!(Instant::now() < deadline, "no leader");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let get = ReadOp::String(StringRead::Get { key: b"k".to_vec() });
+        for i in 0..500u64 {
+            let set = StringWrite::Set {
+                key: b"k".to_vec(),
+                value: i.to_string().into_bytes(),
+                cond: SetCond::Always,
+                expiry: ExpiryChange::Clear,
+                get: false,
+            };
+            let entry = WriteEntry {
+                now_ms: 1,
+                ops: vec![WriteOp::String(set)],
+            };
+            assert!(entry.results_without_state().is_some());
+            store.propose(ShardId(1), &entry).await.unwrap();
+            let read = store.read(ShardId(1), &get, 1, ReadConsistency::Linearizable);
+            let value = read.await.unwrap().unwrap();
+            assert_eq!(value, Output::bulk(i.to_string()), "write {i}");
+        }
+        store.stop();
     }
 }

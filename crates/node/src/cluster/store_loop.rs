@@ -598,8 +598,12 @@ impl StoreLoop {
         true
     }
 
-    /// Hands committed entries to the apply worker (waits while its queue is full).
-    fn send_apply(&self, batch: ApplyBatch) {
+    /// Hands committed entries to the apply worker (waits while its queue is full), first
+    /// answering the proposers whose results are known before applying.
+    fn send_apply(&self, mut batch: ApplyBatch) {
+        if let Some(peer) = self.peers.get(&batch.shard) {
+            peer.answer_known(&mut batch.entries);
+        }
         self.apply_tx
             .send(batch)
             .unwrap_or_else(|_| panic!("node {}: the apply worker stopped", self.cfg.node_id));
@@ -717,6 +721,7 @@ mod tests {
             data,
             deadline,
             responder,
+            known_results: None,
         }]);
         let mut handed = Vec::new();
         for _ in 0..4 {
