@@ -496,11 +496,7 @@ fn check_redis_benchmark(cluster: &Cluster) {
         .stdin(Stdio::null())
         .output()
         .expect("run redis-benchmark");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::output_text(&out);
     assert!(out.status.success(), "redis-benchmark failed: {text}");
     assert!(text.contains("Cluster has 3 master nodes"), "{text}");
     for test in ["SET: ", "GET: "] {

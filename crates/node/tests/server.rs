@@ -305,11 +305,7 @@ fn redis_benchmark_smoke() {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run redis-benchmark");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::output_text(&out);
     println!("{text}");
     assert!(out.status.success(), "{text}");
     let lower = text.to_lowercase();

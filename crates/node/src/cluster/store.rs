@@ -641,30 +641,34 @@ mod tests {
         Db::open(dir, &storage::StorageConfig::default()).unwrap()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn single_node_store_proposes_applies_and_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = open_db(dir.path());
+    /// A store of node 1 alone, with a one-voter group for each of `shards`, once it leads
+    /// them all.
+    async fn lone_store(dir: &std::path::Path, shards: &[u64]) -> Store {
+        let db = open_db(dir);
         let mut cfg = StoreConfig::new(NodeId(1));
         cfg.tick_interval_ms = 5;
-        let shards = [
-            ShardReplicas {
-                shard: ShardId(0),
+        let specs: Vec<ShardReplicas> = shards
+            .iter()
+            .map(|&id| ShardReplicas {
+                shard: ShardId(id),
                 nodes: vec![NodeId(1)],
-            },
-            ShardReplicas {
-                shard: ShardId(1),
-                nodes: vec![NodeId(1)],
-            },
-        ];
+            })
+            .collect();
         let net = SimNetwork::new(1);
-        let store = Store::start(cfg, Arc::clone(&db), &shards, net.transport(NodeId(1))).unwrap();
+        let store = Store::start(cfg, db, &specs, net.transport(NodeId(1))).unwrap();
         net.register(NodeId(1), store.inbound());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !(store.is_leader(ShardId(0)) && store.is_leader(ShardId(1))) {
+        while !shards.iter().all(|&id| store.is_leader(ShardId(id))) {
             assert!(Instant::now() < deadline, "no leader");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        store
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn single_node_store_proposes_applies_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = lone_store(dir.path(), &[0, 1]).await;
         for i in 0..10 {
             let entry = WriteEntry {
                 now_ms: i,
@@ -709,21 +713,7 @@ mod tests {
         use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
         use storage::{Output, ReadOp, WriteOp};
         let dir = tempfile::tempdir().unwrap();
-        let db = open_db(dir.path());
-        let mut cfg = StoreConfig::new(NodeId(1));
-        cfg.tick_interval_ms = 5;
-        let shards = [ShardReplicas {
-            shard: ShardId(1),
-            nodes: vec![NodeId(1)],
-        }];
-        let net = SimNetwork::new(1);
-        let store = Store::start(cfg, Arc::clone(&db), &shards, net.transport(NodeId(1))).unwrap();
-        net.register(NodeId(1), store.inbound());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !store.is_leader(ShardId(1)) {
-            assert!(Instant::now() < deadline, "no leader");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let store = lone_store(dir.path(), &[1]).await;
         let get = ReadOp::String(StringRead::Get { key: b"k".to_vec() });
         for i in 0..500u64 {
             let set = StringWrite::Set {

@@ -265,12 +265,17 @@ pub fn run_python_check(script: &str, port: u16, module: &str, marker: &str) {
         .arg(port.to_string())
         .output()
         .expect("run python3");
-    let text = format!(
+    let text = output_text(&out);
+    assert!(out.status.success() && text.contains(marker), "{text}");
+}
+
+/// A finished process's standard output followed by its standard error.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success() && text.contains(marker), "{text}");
+    )
 }
 
 /// The path of a file in the crate's tests directory.
