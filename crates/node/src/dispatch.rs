@@ -19,13 +19,20 @@
 //!   command order, whether they run here or are forwarded.
 //! - Replies come back in command order, and a read (or any non-write command) first waits
 //!   for the client's earlier writes, so a client reads its own acknowledged writes.
-//! - During a leader change the order of writes still in flight is not kept: a write the old
-//!   leader refused (`NOT_LEADER`) or dropped is retried at the new leader and can land after
-//!   a later write of the same client that went straight there.
+//! - Through a leader change too, a client's writes to one shard keep their order. A session
+//!   starts a write at once only if every earlier write of its own to that shard still in
+//!   flight went to the same target ([`WriteOrder`]); otherwise the write starts when the
+//!   session polls it, after the earlier ones are done. A write the old leader refused
+//!   (`NOT_LEADER`) or dropped is retried when polled, and the session polls its writes in
+//!   command order, so a retry never lands after a later write of the same client.
+//!   What remains: a leader that refuses one write and accepts the next (it lost and
+//!   regained leadership in between, or a leadership transfer it was making gave up) lets
+//!   the second land first.
 //! - A write whose outcome is unknown (no reply by the deadline, or its stream broke after it
 //!   was sent) answers `-CLUSTERDOWN The cluster is down` and is not retried: it may still
 //!   apply. A read in that case is retried. A full forwarding queue answers `-TRYAGAIN`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -60,6 +67,40 @@ enum Local<'a> {
     Write,
     /// Execute the read op.
     Read(&'a ReadOp),
+}
+
+/// Where a write is sent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteTarget {
+    /// This node's store: it leads the shard.
+    Here,
+    /// The forwarding stream to the node believed to lead the shard.
+    Node(NodeId),
+    /// No leader is known: the write waits for one when it is first polled.
+    Unknown,
+}
+
+/// Which of a session's writes may start at once without overtaking an earlier one of the
+/// same shard: per shard, the target of the last write started while all earlier ones of
+/// that shard went to the same target (`None` once a write had to wait). Cleared when the
+/// session has no write in flight.
+#[derive(Debug, Default)]
+pub struct WriteOrder {
+    last: HashMap<ShardId, Option<WriteTarget>>,
+}
+
+impl WriteOrder {
+    /// Whether a write to `shard` at `target` may start now; records it either way.
+    pub fn start_now(&mut self, shard: ShardId, target: WriteTarget) -> bool {
+        let now = self.last.get(&shard).is_none_or(|t| *t == Some(target));
+        self.last.insert(shard, now.then_some(target));
+        now
+    }
+
+    /// Forgets every write: none is in flight any more.
+    pub fn clear(&mut self) {
+        self.last.clear();
+    }
 }
 
 /// Where a keyed command goes.
@@ -177,47 +218,81 @@ impl Node {
         Instant::now() + Duration::from_millis(self.config.request_deadline_ms)
     }
 
-    /// Starts `entry`'s write on `shard`. Before this returns, the entry is in the store's
-    /// queue when this node leads the shard, or in the forwarding queue of the node believed
-    /// to lead it; so writes started one after another reach the shard's log in that order
-    /// while its leader stays put (see the module docs for what a leader change allows).
+    /// Where a write to `shard` started now would go first.
+    pub fn write_target(&self, shard: ShardId) -> WriteTarget {
+        if self.leads(shard) {
+            return WriteTarget::Here;
+        }
+        match self.leader_guess(shard).filter(|&t| t != self.topology.me) {
+            Some(node) => WriteTarget::Node(node),
+            None => WriteTarget::Unknown,
+        }
+    }
+
+    /// Starts `entry`'s write on `shard` at the node [`Node::write_target`] names now.
     pub fn start_write(
         self: &Arc<Self>,
         shard: ShardId,
         entry: &storage::WriteEntry,
     ) -> WriteFuture {
+        self.start_write_at(shard, entry, self.write_target(shard))
+    }
+
+    /// Starts `entry`'s write on `shard` at `target`. Before this returns, the entry is in
+    /// this node's store queue (`Here`) or in `target`'s forwarding queue, so writes started
+    /// one after another at one target reach the shard's log in that order while its leader
+    /// stays put (see the module docs for what a leader change allows). With no known leader
+    /// nothing is sent until the future is first polled.
+    pub fn start_write_at(
+        self: &Arc<Self>,
+        shard: ShardId,
+        entry: &storage::WriteEntry,
+        target: WriteTarget,
+    ) -> WriteFuture {
         let data = entry.encode();
         let node = Arc::clone(self);
         let deadline = self.deadline();
-        if self.leads(shard) {
-            let known = entry.results_without_state();
-            match self.store.submit_proposal(shard, data.clone(), known) {
-                Ok(pending) => {
-                    return Box::pin(async move {
-                        match pending.wait().await {
-                            Ok(results) => Ok(results),
-                            Err(e) if retryable(&e) => {
-                                let request = node.write_request(shard, data);
-                                node.routed(shard, request, Local::Write, deadline, None)
-                                    .await
+        let started = match target {
+            WriteTarget::Here => {
+                let known = entry.results_without_state();
+                match self.store.submit_proposal(shard, data.clone(), known) {
+                    Ok(pending) => {
+                        return Box::pin(async move {
+                            match pending.wait().await {
+                                Ok(results) => Ok(results),
+                                Err(e) if retryable(&e) => {
+                                    let request = node.write_request(shard, data);
+                                    node.routed(shard, request, Local::Write, deadline, None)
+                                        .await
+                                }
+                                Err(e) => Err(failure(&e)),
                             }
-                            Err(e) => Err(failure(&e)),
-                        }
-                    });
+                        });
+                    }
+                    Err(e) if !retryable(&e) => return Box::pin(async move { Err(failure(&e)) }),
+                    Err(_) => None,
                 }
-                Err(e) if !retryable(&e) => return Box::pin(async move { Err(failure(&e)) }),
-                Err(_) => {}
             }
-        }
+            WriteTarget::Node(t) => Some(t),
+            WriteTarget::Unknown => None,
+        };
         let request = self.write_request(shard, data);
-        let started = self
-            .leader_guess(shard)
-            .filter(|&t| t != self.topology.me)
-            .map(|t| (t, self.peers.submit(t, request.clone(), deadline)));
+        let started = started.map(|t| (t, self.peers.submit(t, request.clone(), deadline)));
         Box::pin(async move {
             node.routed(shard, request, Local::Write, deadline, started)
                 .await
         })
+    }
+
+    /// Starts `entry`'s write on `shard` only when the future is first polled: after the
+    /// writes a session queued before it are done (the session polls them in order).
+    pub fn start_write_later(
+        self: &Arc<Self>,
+        shard: ShardId,
+        entry: storage::WriteEntry,
+    ) -> WriteFuture {
+        let node = Arc::clone(self);
+        Box::pin(async move { node.start_write(shard, &entry).await })
     }
 
     /// The forwarded form of the encoded entry `data` for `shard`.
@@ -477,5 +552,46 @@ pub fn first_result(result: WriteResult) -> ExecResult {
         Ok(mut results) if !results.is_empty() => results.swap_remove(0),
         Ok(_) => panic!("a write entry with one op produced no result"),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: ShardId = ShardId(1);
+    const B: ShardId = ShardId(2);
+
+    #[test]
+    fn writes_to_one_target_start_at_once() {
+        let mut order = WriteOrder::default();
+        for _ in 0..3 {
+            assert!(order.start_now(A, WriteTarget::Here));
+        }
+        assert!(order.start_now(B, WriteTarget::Node(NodeId(2))));
+        assert!(order.start_now(B, WriteTarget::Node(NodeId(2))));
+    }
+
+    #[test]
+    fn after_a_write_to_another_target_the_shard_waits_until_cleared() {
+        let mut order = WriteOrder::default();
+        assert!(order.start_now(A, WriteTarget::Here));
+        // The leader moved: this write and every later one of the shard wait for their turn,
+        // even one back at the first target (it could overtake the waiting one).
+        assert!(!order.start_now(A, WriteTarget::Node(NodeId(2))));
+        assert!(!order.start_now(A, WriteTarget::Node(NodeId(2))));
+        assert!(!order.start_now(A, WriteTarget::Here));
+        // Other shards are not held back.
+        assert!(order.start_now(B, WriteTarget::Here));
+        order.clear();
+        assert!(order.start_now(A, WriteTarget::Node(NodeId(2))));
+    }
+
+    #[test]
+    fn with_no_known_leader_later_writes_wait_for_one() {
+        let mut order = WriteOrder::default();
+        assert!(order.start_now(A, WriteTarget::Unknown));
+        assert!(order.start_now(A, WriteTarget::Unknown));
+        assert!(!order.start_now(A, WriteTarget::Node(NodeId(3))));
     }
 }

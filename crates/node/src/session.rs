@@ -21,7 +21,7 @@ use crate::clients::ClientInfo;
 use crate::cmd::table::{table, Entry};
 use crate::cmd::{Flags, Merge, Plan, PlanCtx};
 use crate::config::{ClusterMode, ReadMode};
-use crate::dispatch::{self, PendingWrite};
+use crate::dispatch::{self, PendingWrite, WriteOrder};
 use crate::errors;
 use crate::fanout;
 use crate::reply;
@@ -45,6 +45,8 @@ pub struct Session {
     out: BytesMut,
     /// Proposed writes whose replies come next, in order.
     pending: VecDeque<PendingWrite>,
+    /// Which new writes may start before the pending ones are done.
+    order: WriteOrder,
 }
 
 impl Session {
@@ -62,6 +64,7 @@ impl Session {
             rng: OpRng::new(seed),
             out: BytesMut::with_capacity(16 * 1024),
             pending: VecDeque::new(),
+            order: WriteOrder::default(),
         }
     }
 
@@ -232,7 +235,9 @@ impl Session {
         }
     }
 
-    /// Proposes `op` to each of `shards` and queues the reply.
+    /// Proposes `op` to each of `shards` and queues the reply. A write that could overtake
+    /// an earlier one of this session to the same shard (it would go to another target, as
+    /// after a leader change) starts only when its turn comes (see `dispatch::WriteOrder`).
     async fn propose(
         &mut self,
         shards: Vec<ShardId>,
@@ -251,7 +256,12 @@ impl Session {
                 now_ms,
                 ops: vec![this],
             };
-            writes.push(self.node.start_write(shard, &entry));
+            let target = self.node.write_target(shard);
+            writes.push(if self.order.start_now(shard, target) {
+                self.node.start_write_at(shard, &entry, target)
+            } else {
+                self.node.start_write_later(shard, entry)
+            });
         }
         self.pending.push_back(PendingWrite { writes, merge });
     }
@@ -262,6 +272,7 @@ impl Session {
             let result: ExecResult = write.finish().await;
             reply::result(&self.encoder, &mut self.out, &result);
         }
+        self.order.clear();
     }
 }
 
