@@ -48,7 +48,7 @@ pub struct StorageConfig {
     pub write_buffer_bytes: usize,
     /// Cap on the write-ahead log's total size, in bytes. Past it, RocksDB flushes the column
     /// families that keep the oldest log file alive. Without a cap, one rarely written column
-    /// family (the node metadata, an idle shard) pins every log file written since its last
+    /// family (the routing table's metadata shard, an idle shard) pins every log file written since its last
     /// flush, and the log grows without bound while busy shards write.
     pub wal_bytes_max: u64,
     /// Background flush and compaction threads.
