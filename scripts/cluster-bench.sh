@@ -13,7 +13,8 @@
 #
 # Environment: BENCH_N1 (requests at -P 1, default 300000), BENCH_N16 (at -P 16, default
 # 500000), BENCH_SHARDS (shard counts of part 2, default "1 16 256"), BENCH_IDLE_SECS (20),
-# BENCH_PARTS (which parts to run, default "1 2 3").
+# BENCH_PARTS (which parts to run, default "1 2 3"), BENCH_WARM (SETs each cluster and
+# redis-server take, unmeasured, before their runs; default 200000; see scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
@@ -30,6 +31,7 @@ n16=${BENCH_N16:-500000}
 shard_counts=${BENCH_SHARDS:-"1 16 256"}
 idle_secs=${BENCH_IDLE_SECS:-20}
 parts=${BENCH_PARTS:-"1 2 3"}
+warm=${BENCH_WARM:-200000}
 
 work=$(mktemp -d -t redraft-cluster-bench-XXXXXX)
 pids=()
@@ -107,6 +109,14 @@ bench() { # name port pipeline requests [extra redis-benchmark flags]
     | tr -d '"' | awk -F, -v s="$name" -v p="$pipeline" '$1 == "SET" || $1 == "GET" { print s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
 }
 
+warm_up() { # port [extra redis-benchmark flags]
+  local port=$1
+  shift
+  if [ "$warm" -gt 0 ]; then
+    redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -r 100000 -d 16 -n "$warm" -t set -q "$@" >/dev/null
+  fi
+}
+
 report() { # servers... (the last is the reference)
   python3 - "$results" "$@" <<'PY'
 import csv, sys
@@ -133,10 +143,12 @@ redis-server --port "$rs_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly
   --save '' --daemonize no --logfile "$work/redis.log" &
 pids+=("$!")
 wait_ready "$rs_port"
+warm_up "$rs_port"
 
 if [[ " $parts " == *" 1 "* ]]; then
   echo "== 1. 3 nodes, 16 shards, against redis-server (appendfsync always)"
   start_cluster fwd16 16 forward
+  warm_up "${redis_ports[0]}"
   for pipeline in 1 16; do
     n=$n1
     if [ "$pipeline" = 16 ]; then n=$n16; fi
@@ -145,6 +157,7 @@ if [[ " $parts " == *" 1 "* ]]; then
   done
   stop_cluster
   start_cluster red16 16 redirect
+  warm_up "${redis_ports[0]}" --cluster
   for pipeline in 1 16; do
     n=$n1
     if [ "$pipeline" = 16 ]; then n=$n16; fi
@@ -163,9 +176,11 @@ if [[ " $parts " == *" 2 "* ]]; then
       # redis-benchmark --cluster refuses a cluster with fewer masters than nodes; node1 leads
       # shard 1, so talking to it directly forwards nothing either.
       start_cluster "s$shards" "$shards" forward
+      warm_up "${redis_ports[0]}"
       bench "$shards shards" "${redis_ports[0]}" 1 "$n1"
     else
       start_cluster "s$shards" "$shards" redirect
+      warm_up "${redis_ports[0]}" --cluster
       bench "$shards shards" "${redis_ports[0]}" 1 "$n1" --cluster
     fi
     names+=("$shards shards")

@@ -251,6 +251,17 @@ pub struct Config {
     #[arg(long, env = "REDRAFT_WAL_BYTES_MAX", default_value_t = 256 << 20,
           value_parser = clap::value_parser!(u64).range(1..), help_heading = "Storage")]
     pub wal_bytes_max: u64,
+    /// How often, in milliseconds, column families that took no write since the last look
+    /// are flushed, so they stop keeping old write-ahead log files alive and the files can be
+    /// recycled (a flush costs one small table file; each column family is flushed at most
+    /// once per period, and only after writes to it stop). 0 turns it off.
+    #[arg(
+        long,
+        env = "REDRAFT_IDLE_FLUSH_MS",
+        default_value_t = 5000,
+        help_heading = "Storage"
+    )]
+    pub idle_flush_ms: u64,
 
     /// The cluster's members, `name=host:port,...` (each node's internal address). Every node
     /// gets the same list; this node's `--node-id` must be in it. Without it the node is a

@@ -1,5 +1,6 @@
-//! The node's periodic work, every [`CRON_PERIOD_MS`]: active expiry of keys and the
-//! operations-per-second sample `INFO` reports.
+//! The node's periodic work, every [`CRON_PERIOD_MS`]: active expiry of keys, the
+//! operations-per-second sample `INFO` reports, and, every `--idle-flush-ms`, flushing the
+//! column families that went idle (`storage::Db::flush_idle`).
 //!
 //! Active expiry: reads never return expired keys, but nobody may read them again, so each
 //! cycle visits up to `expire_shards_per_cycle_max` of the shards this node leads (rotating),
@@ -35,6 +36,10 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     let mut cursors: HashMap<ShardId, u64> = HashMap::new();
     let mut idle_shards: HashMap<ShardId, Backoff> = HashMap::new();
     let mut last_commands = node.stats.commands_processed.load(Ordering::Relaxed);
+    let idle_flush_ticks = match node.config.idle_flush_ms {
+        0 => 0,
+        ms => (ms / CRON_PERIOD_MS).max(1),
+    };
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -50,6 +55,9 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
                 .ops_per_sec
                 .store(now.saturating_sub(last_commands), Ordering::Relaxed);
             last_commands = now;
+        }
+        if idle_flush_ticks > 0 && tick.is_multiple_of(idle_flush_ticks) {
+            flush_idle(&node).await;
         }
         // The leader removes expired keys through the log; replicas converge by applying.
         // Leadership moves rarely: the list is refreshed once a second.
@@ -83,6 +91,18 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
             }
         }
         next_shard = next_shard.wrapping_add(take);
+    }
+}
+
+/// Flushes the column families that took no write since the last call (off the runtime's
+/// threads: it reads a property of every column family).
+async fn flush_idle(node: &Arc<Node>) {
+    let db = Arc::clone(&node.db);
+    match tokio::task::spawn_blocking(move || db.flush_idle()).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(flushed)) => tracing::debug!(flushed, "flushed idle column families"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "flushing idle column families failed"),
+        Err(e) => tracing::warn!(error = %e, "flushing idle column families panicked"),
     }
 }
 

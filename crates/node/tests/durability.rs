@@ -205,6 +205,37 @@ fn acknowledged_writes_survive_kill_9_with_recycled_log_files() {
 }
 
 #[test]
+fn idle_column_families_are_flushed_so_log_files_are_recycled() {
+    // The routing table's metadata shard is written at start and then left alone; unless
+    // something flushes it, it keeps every log file alive up to the 256 MiB cap, and no file
+    // ever goes obsolete to be reused. Tiny memtables make the busy shard switch log files
+    // often.
+    let flags = ["--write-buffer-bytes", "65536", "--idle-flush-ms", "100"];
+    let srv = common::Server::start_with(&flags);
+    let mut con = srv.conn();
+    let value = "x".repeat(200);
+    let mut reused = 0;
+    for round in 0..60 {
+        let mut pipe = redis::pipe();
+        for i in 0..500 {
+            pipe.cmd("SET")
+                .arg(format!("k{round}:{i}"))
+                .arg(&value)
+                .ignore();
+        }
+        let () = pipe.query(&mut con).unwrap();
+        let rocks_log = std::fs::read_to_string(srv.data_dir().join("LOG")).unwrap_or_default();
+        reused = rocks_log.matches("reusing log").count();
+        if reused > 0 {
+            println!("a log file was reused after {} writes", (round + 1) * 500);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(reused > 0, "no log file was recycled");
+}
+
+#[test]
 fn sigterm_exits_0_and_loses_nothing() {
     let seed = seed();
     let mut srv = common::Server::start();
