@@ -4,7 +4,12 @@
 # redis-benchmark: SET and GET, 50 clients, 100000 random keys, 16-byte values, pipeline 1 and 16.
 #
 # Environment: BENCH_N1 (requests at -P 1, default 300000), BENCH_N16 (at -P 16, default 1000000),
-# BENCH_WARM (SETs each server takes, unmeasured, before the runs; default 300000).
+# BENCH_WARM (SETs each server takes, unmeasured, before the runs; default 300000), BENCH_ROUNDS
+# (default 3).
+#
+# Each round runs redraft and then redis-server on the same test, so both see the same state
+# of the machine; the table shows every round's ratio and their median. On shared two-core
+# machines single runs of the same binary swing by 20%, so one round proves little.
 #
 # The warm-up measures the servers in their steady state rather than just after start: a fresh
 # redraft has no obsolete write-ahead log file yet to recycle, so its first log files grow and
@@ -22,6 +27,7 @@ target_dir=${CARGO_TARGET_DIR:-target}
 n1=${BENCH_N1:-300000}
 n16=${BENCH_N16:-1000000}
 warm=${BENCH_WARM:-300000}
+rounds=${BENCH_ROUNDS:-3}
 
 work=$(mktemp -d -t redraft-bench-XXXXXX)
 mkdir -p "$work/redraft" "$work/redis"
@@ -43,7 +49,7 @@ trap cleanup EXIT
 
 wait_ready() {
   for _ in $(seq 1 300); do
-    if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
+    if [ "$(timeout 5 redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
     sleep 0.1
   done
   echo "server on port $1 did not start" >&2
@@ -54,35 +60,43 @@ wait_ready "$rr_port"
 wait_ready "$rs_port"
 
 results="$work/results.csv"
-echo "server,pipeline,test,rps,p50_ms,p99_ms" >"$results"
-bench() { # name port pipeline requests
-  redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -P "$3" -r 100000 -d 16 -n "$4" -t set,get --csv \
-    | tr -d '"' | awk -F, -v s="$1" -v p="$3" 'NR > 1 { print s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+echo "round,server,pipeline,test,rps,p50_ms,p99_ms" >"$results"
+bench() { # round name port pipeline requests
+  redis-benchmark -h 127.0.0.1 -p "$3" -c 50 -P "$4" -r 100000 -d 16 -n "$5" -t set,get --csv \
+    | tr -d '"' | awk -F, -v r="$1" -v s="$2" -v p="$4" 'NR > 1 { print r "," s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
 }
 if [ "$warm" -gt 0 ]; then
   for port in "$rr_port" "$rs_port"; do
     redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -r 100000 -d 16 -n "$warm" -t set -q >/dev/null
   done
 fi
-for pipeline in 1 16; do
-  n=$n1
-  if [ "$pipeline" = 16 ]; then n=$n16; fi
-  bench redraft "$rr_port" "$pipeline" "$n"
-  bench redis "$rs_port" "$pipeline" "$n"
+for round in $(seq 1 "$rounds"); do
+  for pipeline in 1 16; do
+    n=$n1
+    if [ "$pipeline" = 16 ]; then n=$n16; fi
+    bench "$round" redraft "$rr_port" "$pipeline" "$n"
+    bench "$round" redis "$rs_port" "$pipeline" "$n"
+  done
 done
 
 python3 - "$results" <<'PY'
-import csv, sys
+import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-by = {(r["server"], r["pipeline"], r["test"]): r for r in rows}
-print(f"{'test':<5} {'-P':>3} | {'redraft ops/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'redis ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
-print("-" * 86)
+by = {(r["round"], r["server"], r["pipeline"], r["test"]): r for r in rows}
+rounds = sorted({r["round"] for r in rows}, key=int)
+print(f"{'test':<5} {'-P':>3} {'round':>6} | {'redraft ops/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'redis ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
+print("-" * 93)
 for p in ("1", "16"):
     for t in ("SET", "GET"):
-        a, b = by.get(("redraft", p, t)), by.get(("redis", p, t))
-        if not a or not b:
-            continue
-        ratio = float(a["rps"]) / float(b["rps"]) if float(b["rps"]) else 0.0
-        print(f"{t:<5} {p:>3} | {float(a['rps']):>13.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} | "
-              f"{float(b['rps']):>12.0f} {b['p50_ms']:>7} {b['p99_ms']:>7} | {ratio:>5.2f}")
+        ratios = []
+        for n in rounds:
+            a, b = by.get((n, "redraft", p, t)), by.get((n, "redis", p, t))
+            if not a or not b:
+                continue
+            ratio = float(a["rps"]) / float(b["rps"]) if float(b["rps"]) else 0.0
+            ratios.append(ratio)
+            print(f"{t:<5} {p:>3} {n:>6} | {float(a['rps']):>13.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} | "
+                  f"{float(b['rps']):>12.0f} {b['p50_ms']:>7} {b['p99_ms']:>7} | {ratio:>5.2f}")
+        if ratios:
+            print(f"{t:<5} {p:>3} {'median':>6} | {'':>13} {'':>7} {'':>7} | {'':>12} {'':>7} {'':>7} | {statistics.median(ratios):>5.2f}")
 PY

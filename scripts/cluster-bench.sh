@@ -45,7 +45,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { # port
   for _ in $(seq 1 300); do
-    if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
+    if [ "$(timeout 5 redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
     sleep 0.1
   done
   echo "server on port $1 did not start" >&2

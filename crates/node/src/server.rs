@@ -36,7 +36,8 @@ use crate::{connection, cron, errors, placement};
 /// shared node state. Must run inside the Tokio runtime (the transport's tasks live there).
 pub fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
     let topology = Topology::from_config(&config)?;
-    let db = Db::open(&config.data_dir, &config.storage())
+    let shards: Vec<u64> = topology.local_shards().iter().map(|r| r.shard.0).collect();
+    let db = Db::open_with_shards(&config.data_dir, &config.storage(), &shards)
         .with_context(|| format!("opening {}", config.data_dir.display()))?;
     let me = topology.me;
     let addrs = topology
