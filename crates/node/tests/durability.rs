@@ -185,6 +185,12 @@ fn acknowledged_writes_survive_kill_9() {
     }
 }
 
+/// How many times RocksDB reused (recycled) a write-ahead log file, from its own log.
+fn log_files_reused(srv: &common::Server) -> usize {
+    let rocks_log = std::fs::read_to_string(srv.data_dir().join("LOG")).unwrap_or_default();
+    rocks_log.matches("reusing log").count()
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_9_with_recycled_log_files() {
     let seed = seed();
@@ -194,8 +200,7 @@ fn acknowledged_writes_survive_kill_9_with_recycled_log_files() {
     let mut srv =
         common::Server::start_with(&["--write-buffer-bytes", "65536", "--wal-bytes-max", "131072"]);
     let acked = run_writers(&mut srv, seed, common::Server::kill9);
-    let rocks_log = std::fs::read_to_string(srv.data_dir().join("LOG")).unwrap_or_default();
-    let reused = rocks_log.matches("reusing log").count();
+    let reused = log_files_reused(&srv);
     println!("log files reused before kill -9: {reused}");
     assert!(reused > 0, "no log file was recycled");
     srv.restart();
@@ -224,8 +229,7 @@ fn idle_column_families_are_flushed_so_log_files_are_recycled() {
                 .ignore();
         }
         let () = pipe.query(&mut con).unwrap();
-        let rocks_log = std::fs::read_to_string(srv.data_dir().join("LOG")).unwrap_or_default();
-        reused = rocks_log.matches("reusing log").count();
+        reused = log_files_reused(&srv);
         if reused > 0 {
             println!("a log file was reused after {} writes", (round + 1) * 500);
             break;

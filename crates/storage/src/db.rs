@@ -50,8 +50,8 @@ pub struct StorageConfig {
     pub write_buffer_bytes: usize,
     /// Cap on the write-ahead log's total size, in bytes. Past it, RocksDB flushes the column
     /// families that keep the oldest log file alive. Without a cap, one rarely written column
-    /// family (the routing table's metadata shard, an idle shard) pins every log file written since its last
-    /// flush, and the log grows without bound while busy shards write.
+    /// family (the routing table's metadata shard, an idle shard) pins every log file written
+    /// since its last flush, and the log grows without bound while busy shards write.
     pub wal_bytes_max: u64,
     /// Background flush and compaction threads.
     pub background_jobs_max: i32,
@@ -371,26 +371,39 @@ fn tombstone_options() -> Options {
 mod tests {
     use super::*;
 
-    /// Total size of the write-ahead log files in `dir`.
-    fn wal_bytes(dir: &Path) -> u64 {
+    /// The sizes of the write-ahead log files (`*.log`) in `dir`.
+    fn wal_file_sizes(dir: &Path) -> Vec<u64> {
         std::fs::read_dir(dir)
             .unwrap()
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
             .map(|e| e.metadata().map_or(0, |m| m.len()))
-            .sum()
+            .collect()
+    }
+
+    fn wal_bytes(dir: &Path) -> u64 {
+        wal_file_sizes(dir).iter().sum()
+    }
+
+    fn wal_files(dir: &Path) -> usize {
+        wal_file_sizes(dir).len()
+    }
+
+    /// Small memtables (1 MiB, so log files switch often) and the given log cap.
+    fn small_config(wal_bytes_max: u64) -> StorageConfig {
+        StorageConfig {
+            block_cache_bytes: 8 << 20,
+            memtable_budget_bytes: 64 << 20,
+            write_buffer_bytes: 1 << 20,
+            wal_bytes_max,
+            background_jobs_max: 2,
+        }
     }
 
     #[test]
     fn a_rarely_written_column_family_does_not_pin_the_wal() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StorageConfig {
-            block_cache_bytes: 8 << 20,
-            memtable_budget_bytes: 64 << 20,
-            write_buffer_bytes: 1 << 20,
-            wal_bytes_max: 4 << 20,
-            background_jobs_max: 2,
-        };
+        let config = small_config(4 << 20);
         let db = Db::open(dir.path(), &config).unwrap();
         db.create_shard(1).unwrap();
         // One write to the metadata column family, whose memtable then never fills.
@@ -416,26 +429,11 @@ mod tests {
         assert!(total <= bound, "write-ahead log holds {total} bytes");
     }
 
-    /// The `*.log` files in `dir`.
-    fn wal_files(dir: &Path) -> usize {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
-            .count()
-    }
-
     #[test]
     fn flushing_idle_column_families_lets_log_files_retire() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StorageConfig {
-            block_cache_bytes: 8 << 20,
-            memtable_budget_bytes: 64 << 20,
-            write_buffer_bytes: 1 << 20,
-            // Far above what the test writes: only flush_idle can retire the first log file.
-            wal_bytes_max: 1 << 30,
-            background_jobs_max: 2,
-        };
+        // A cap far above what the test writes: only flush_idle can retire the first log file.
+        let config = small_config(1 << 30);
         let db = Db::open(dir.path(), &config).unwrap();
         db.create_shard(1).unwrap();
         let busy = db.cf(&shard_cf_name(1)).unwrap();
