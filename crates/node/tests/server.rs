@@ -199,6 +199,34 @@ fn config_get_and_set() {
     );
 }
 
+/// The allocator's build configuration (`.cargo/config.toml`) must reach the binary: its
+/// memory, memtables included, sits on transparent huge pages wherever the kernel offers them.
+#[test]
+fn memory_is_on_transparent_huge_pages() {
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !thp.contains("[always]") && !thp.contains("[madvise]") {
+        eprintln!("skipped: transparent huge pages are off on this machine ({thp:?})");
+        return;
+    }
+    let srv = common::Server::start();
+    let mut con = srv.conn();
+    let value = "v".repeat(1000);
+    let mut pipe = redis::pipe();
+    for i in 0..8_000 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(&value).ignore();
+    }
+    let () = pipe.query(&mut con).unwrap();
+    let pid = srv.pid().unwrap();
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    let huge_kb: u64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    assert!(huge_kb > 0, "no anonymous huge pages:\n{rollup}");
+}
+
 #[test]
 fn set_get_survive_restart() {
     let mut srv = common::Server::start();
