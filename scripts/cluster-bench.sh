@@ -126,8 +126,10 @@ ref = names[-1]
 by = {(r["server"], r["pipeline"], r["test"]): r for r in rows}
 print(f"{'server':<22} {'test':<4} {'-P':>3} | {'ops/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'x ' + ref:>14}")
 print("-" * 74)
+# Only the pipelines this part measured (the reference may also hold an earlier part's rows).
+pipelines = [p for p in ("1", "16") if any((n, p, t) in by for n in names[:-1] for t in ("SET", "GET"))]
 for name in names:
-    for p in ("1", "16"):
+    for p in pipelines:
         for t in ("SET", "GET"):
             a, b = by.get((name, p, t)), by.get((ref, p, t))
             if not a:
