@@ -389,6 +389,33 @@ mod tests {
         wal_file_sizes(dir).len()
     }
 
+    /// Polls `done` every 20 ms for up to 20 s (RocksDB flushes, compacts and deletes obsolete
+    /// files in the background); returns its last answer.
+    fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Writes `count` 1000-byte values to `cf` under ascending keys, syncing the log every
+    /// 1000 writes and at the end, as Raft rounds would.
+    fn write_synced_values(db: &Db, cf: &str, count: u32) {
+        let cf = db.cf(cf).unwrap();
+        let value = vec![7u8; 1000];
+        for i in 0..count {
+            db.rocks().put_cf(&cf, i.to_be_bytes(), &value).unwrap();
+            if i % 1000 == 0 {
+                db.sync_wal().unwrap();
+            }
+        }
+        db.sync_wal().unwrap();
+    }
+
     /// Small memtables (1 MiB, so log files switch often) and the given log cap.
     fn small_config(wal_bytes_max: u64) -> StorageConfig {
         StorageConfig {
@@ -410,21 +437,10 @@ mod tests {
         db.rocks()
             .put_cf(&db.cf(META_CF).unwrap(), b"node", b"1")
             .unwrap();
-        let busy = db.cf(&shard_cf_name(1)).unwrap();
-        let value = vec![7u8; 1000];
-        for i in 0u32..40_000 {
-            db.rocks().put_cf(&busy, i.to_be_bytes(), &value).unwrap();
-            if i % 1000 == 0 {
-                db.sync_wal().unwrap();
-            }
-        }
-        db.sync_wal().unwrap();
+        write_synced_values(&db, &shard_cf_name(1), 40_000);
         // 40 MB went through the log; obsolete log files are deleted in the background.
-        let deadline = Instant::now() + Duration::from_secs(20);
         let bound = 3 * config.wal_bytes_max;
-        while wal_bytes(dir.path()) > bound && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(|| wal_bytes(dir.path()) <= bound);
         let total = wal_bytes(dir.path());
         assert!(total <= bound, "write-ahead log holds {total} bytes");
     }
@@ -449,19 +465,9 @@ mod tests {
             "only the metadata family stayed idle"
         );
         // About 16 memtables of writes, so about 16 log file switches.
-        let value = vec![7u8; 1000];
-        for i in 0u32..16_000 {
-            db.rocks().put_cf(&busy, i.to_be_bytes(), &value).unwrap();
-            if i % 1000 == 0 {
-                db.sync_wal().unwrap();
-            }
-        }
-        db.sync_wal().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        write_synced_values(&db, &shard_cf_name(1), 16_000);
         let bound = WAL_FILES_RECYCLED + 3;
-        while wal_files(dir.path()) > bound && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(|| wal_files(dir.path()) <= bound);
         let files = wal_files(dir.path());
         assert!(files <= bound, "{files} log files are alive");
         assert_eq!(
@@ -498,12 +504,11 @@ mod tests {
         assert_eq!(it.key(), Some(&(n - 1).to_be_bytes()[..]));
         drop(it);
         // The flush runs in the background; a write lets RocksDB act on the mark.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while active() > 1 && Instant::now() < deadline {
+        let flushed = wait_until(|| {
             db.rocks().put_cf(&cf, b"tick", b"").unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(active() <= 1, "the memtable was not flushed");
+            active() <= 1
+        });
+        assert!(flushed, "the memtable was not flushed");
     }
 
     #[test]
@@ -531,10 +536,7 @@ mod tests {
                 .map(|f| f.num_deletions)
                 .sum()
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while deletions() > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(|| deletions() == 0);
         assert_eq!(deletions(), 0, "the deletions are still in table files");
         assert_eq!(
             db.rocks().get_cf(&cf, (n - 1).to_be_bytes()).unwrap(),
