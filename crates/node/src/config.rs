@@ -238,7 +238,8 @@ pub struct Config {
     /// RocksDB block cache shared by every shard, in bytes.
     #[arg(long, env = "REDRAFT_BLOCK_CACHE_BYTES", default_value_t = 256 << 20, help_heading = "Storage")]
     pub block_cache_bytes: usize,
-    /// Cap on all RocksDB memtables together, in bytes.
+    /// All RocksDB memtables together, in bytes; past it the column family with the oldest
+    /// memtable is flushed (a soft cap: writes never wait for it).
     #[arg(long, env = "REDRAFT_MEMTABLE_BUDGET_BYTES", default_value_t = 256 << 20, help_heading = "Storage")]
     pub memtable_budget_bytes: usize,
     /// One column family's (shard's) memtable size before it is flushed, in bytes.

@@ -42,7 +42,8 @@ const WAL_FILES_RECYCLED: usize = 4;
 pub struct StorageConfig {
     /// Capacity of the block cache shared by every column family, in bytes.
     pub block_cache_bytes: usize,
-    /// Cap on the memtables of all column families together, in bytes.
+    /// Memtables of all column families together, in bytes, past which RocksDB flushes the
+    /// column family with the oldest memtable (a soft cap: writes never wait for it).
     pub memtable_budget_bytes: usize,
     /// Size of one column family's memtable before it is flushed, in bytes. Smaller memtables
     /// are cheaper to insert into (a shallower skip list that stays in cache): with random
@@ -106,9 +107,14 @@ impl Db {
     ) -> Result<Arc<Db>, StorageError> {
         std::fs::create_dir_all(path)?;
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        // The budget triggers flushes but never stalls writers. A stalling budget waits for
+        // flushes to free memory, and RocksDB schedules one only once the *mutable*
+        // memtables alone pass most of the budget: with hundreds of column families, each
+        // far below its own flush size, that can never happen, and every write hung for
+        // good (a node with 1,000 shards wedged within seconds of random writes).
         let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
             config.memtable_budget_bytes,
-            true,
+            false,
             cache.clone(),
         );
         let mut db_opts = Options::default();
@@ -325,12 +331,20 @@ fn cf_options(
     opts.set_block_based_table_factory(&table);
     opts.set_write_buffer_manager(write_buffers);
     opts.set_write_buffer_size(config.write_buffer_bytes);
+    opts.set_arena_block_size(MEMTABLE_ARENA_BLOCK_BYTES);
     opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
     if name.starts_with(SHARD_CF_PREFIX) {
         crate::gc::install(&mut opts, name, gc_link);
     }
     opts
 }
+
+/// Memory a memtable takes at a time. RocksDB's default is an eighth of the write buffer
+/// (1 MiB for 8 MiB), and a memtable that takes concurrent inserts (the store loop and the
+/// apply worker write at once) holds a whole block after its first one: 1,000 shards with a
+/// key each would hold 1 GiB of memtables. With 64 KiB blocks they hold 64 MiB, and a busy
+/// memtable just takes more blocks.
+const MEMTABLE_ARENA_BLOCK_BYTES: usize = 64 << 10;
 
 /// Flush a memtable once one seek in it steps over this many deleted or overwritten entries
 /// (RocksDB's `memtable_op_scan_flush_trigger`; forward scans only).
@@ -558,5 +572,59 @@ mod tests {
         assert_eq!(db.shard_ids(), vec![1, 2, 3, 4]);
         let got = db.rocks().get_cf(&db.cf(&shard_cf_name(2)).unwrap(), b"k");
         assert_eq!(got.unwrap(), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn writes_to_many_column_families_over_the_memtable_budget_never_stall() {
+        // 1,000 shards with a little data each, a 32 MiB budget, and the idle flush running:
+        // the shape of a node hosting 1,000 shards under random writes. With writers
+        // stalled at the budget, RocksDB waited for a flush that nothing scheduled, and
+        // every write hung for good within seconds.
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig {
+            memtable_budget_bytes: 32 << 20,
+            ..StorageConfig::default()
+        };
+        let shards: Vec<u64> = (1..=1000).collect();
+        let db = Db::open_with_shards(dir.path(), &config, &shards).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flusher = {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    db.flush_idle().unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            })
+        };
+        // Two writers, as in a node (the store loop and the apply worker): RocksDB then
+        // inserts into memtables concurrently, and each memtable a concurrent insert touches
+        // takes a whole arena block.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writers: Vec<_> = (0..2u8)
+            .map(|writer| {
+                let (db, tx, shards) = (Arc::clone(&db), tx.clone(), shards.clone());
+                std::thread::spawn(move || {
+                    for round in 0..20u8 {
+                        for &shard in &shards {
+                            let cf = db.cf(&shard_cf_name(shard)).unwrap();
+                            db.rocks().put_cf(&cf, [writer, round], [7u8; 100]).unwrap();
+                        }
+                    }
+                    let _ = tx.send(());
+                })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let finished = (0..writers.len()).all(|_| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            rx.recv_timeout(left).is_ok()
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(finished, "writes stalled on the memtable budget");
+        for w in writers {
+            w.join().unwrap();
+        }
+        flusher.join().unwrap();
     }
 }
