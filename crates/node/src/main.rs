@@ -10,7 +10,15 @@ use node::config::Config;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
-    let config = Config::load()?;
+    let config = match Config::load() {
+        Ok(config) => config,
+        // `--help` and `--version` print to stdout and exit 0; a bad flag prints the usage
+        // error to stderr and exits 2, as command-line tools do.
+        Err(e) => match e.downcast::<clap::Error>() {
+            Ok(usage) => usage.exit(),
+            Err(e) => return Err(e),
+        },
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

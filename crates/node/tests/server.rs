@@ -22,6 +22,27 @@ fn err_text(r: RedisResult<Value>) -> String {
 }
 
 #[test]
+fn help_and_version_exit_zero_and_a_bad_flag_exits_two() {
+    let run = |arg: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redraft"))
+            .arg(arg)
+            .output()
+            .unwrap()
+    };
+    let help = run("--help");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--redis-port"));
+    let version = run("--version");
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("redraft "));
+    let bad = run("--no-such-flag");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
 fn ping_echo_time() {
     let srv = common::Server::start();
     let mut con = srv.conn();
