@@ -4,11 +4,11 @@
 //! the node) and one `shard-<id>` per shard replica holding that shard's data.
 //!
 //! Memory budget: every column family shares one LRU block cache of
-//! [`StorageConfig::block_cache_bytes`] and one write-buffer manager capping all memtables
-//! together at [`StorageConfig::memtable_budget_bytes`] (RocksDB stalls writes rather than
-//! exceed it), so hundreds of shard column families stay within
-//! `block_cache_bytes + memtable_budget_bytes` plus index and filter blocks, which are charged to
-//! the block cache too.
+//! [`StorageConfig::block_cache_bytes`] and one write-buffer manager holding all memtables
+//! together to about [`StorageConfig::memtable_budget_bytes`] (past it RocksDB flushes the
+//! oldest memtable; writes never wait, see [`Db::open_with_shards`]), so hundreds of shard
+//! column families stay near `block_cache_bytes + memtable_budget_bytes` plus index and filter
+//! blocks, which are charged to the block cache too.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -587,13 +587,13 @@ mod tests {
         };
         let shards: Vec<u64> = (1..=1000).collect();
         let db = Db::open_with_shards(dir.path(), &config, &shards).unwrap();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let flusher = {
             let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
             std::thread::spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     db.flush_idle().unwrap();
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             })
         };
@@ -615,12 +615,12 @@ mod tests {
                 })
             })
             .collect();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let finished = (0..writers.len()).all(|_| {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             rx.recv_timeout(left).is_ok()
         });
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
         assert!(finished, "writes stalled on the memtable budget");
         for w in writers {
             w.join().unwrap();
