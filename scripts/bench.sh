@@ -9,7 +9,9 @@
 #
 # Each round runs redraft and then redis-server on the same test, so both see the same state
 # of the machine; the table shows every round's ratio and their median. On shared two-core
-# machines single runs of the same binary swing by 20%, so one round proves little.
+# machines single runs of the same binary swing by 20%, so one round proves little. "cpu us" is
+# the server process's CPU time (user + system) per request: on a machine whose cores are all
+# busy it, not the latency, bounds the rate, and it drifts less between runs than ops/s.
 #
 # The warm-up measures the servers in their steady state rather than just after start: a fresh
 # redraft has no obsolete write-ahead log file yet to recycle, so its first log files grow and
@@ -60,10 +62,19 @@ wait_ready "$rr_port"
 wait_ready "$rs_port"
 
 results="$work/results.csv"
-echo "round,server,pipeline,test,rps,p50_ms,p99_ms" >"$results"
-bench() { # round name port pipeline requests
-  redis-benchmark -h 127.0.0.1 -p "$3" -c 50 -P "$4" -r 100000 -d 16 -n "$5" -t set,get --csv \
-    | tr -d '"' | awk -F, -v r="$1" -v s="$2" -v p="$4" 'NR > 1 { print r "," s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+echo "round,server,pipeline,test,rps,p50_ms,p99_ms,cpu_us" >"$results"
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of a process
+bench() { # round name port pid pipeline requests (one test at a time, so CPU is per test)
+  local t before after
+  for t in set get; do
+    before=$(cpu_ticks "$4")
+    redis-benchmark -h 127.0.0.1 -p "$3" -c 50 -P "$5" -r 100000 -d 16 -n "$6" -t "$t" --csv \
+      | tr -d '"' | awk -F, -v r="$1" -v s="$2" -v p="$5" 'NR > 1 { printf "%s,%s,%s,%s,%s,%s,%s,", r, s, p, $1, $2, $5, $7 }' >>"$results"
+    after=$(cpu_ticks "$4")
+    # Server CPU (user + system) per request, in microseconds.
+    echo "$(( (after - before) * 1000000 / hz / $6 ))" >>"$results"
+  done
 }
 if [ "$warm" -gt 0 ]; then
   for port in "$rr_port" "$rs_port"; do
@@ -74,8 +85,8 @@ for round in $(seq 1 "$rounds"); do
   for pipeline in 1 16; do
     n=$n1
     if [ "$pipeline" = 16 ]; then n=$n16; fi
-    bench "$round" redraft "$rr_port" "$pipeline" "$n"
-    bench "$round" redis "$rs_port" "$pipeline" "$n"
+    bench "$round" redraft "$rr_port" "$rr_pid" "$pipeline" "$n"
+    bench "$round" redis "$rs_port" "$rs_pid" "$pipeline" "$n"
   done
 done
 
@@ -84,8 +95,9 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 by = {(r["round"], r["server"], r["pipeline"], r["test"]): r for r in rows}
 rounds = sorted({r["round"] for r in rows}, key=int)
-print(f"{'test':<5} {'-P':>3} {'round':>6} | {'redraft ops/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'redis ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
-print("-" * 93)
+print(f"{'test':<5} {'-P':>3} {'round':>6} | {'redraft ops/s':>13} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6} | "
+      f"{'redis ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6} | {'ratio':>5}")
+print("-" * 107)
 for p in ("1", "16"):
     for t in ("SET", "GET"):
         ratios = []
@@ -95,8 +107,8 @@ for p in ("1", "16"):
                 continue
             ratio = float(a["rps"]) / float(b["rps"]) if float(b["rps"]) else 0.0
             ratios.append(ratio)
-            print(f"{t:<5} {p:>3} {n:>6} | {float(a['rps']):>13.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} | "
-                  f"{float(b['rps']):>12.0f} {b['p50_ms']:>7} {b['p99_ms']:>7} | {ratio:>5.2f}")
+            print(f"{t:<5} {p:>3} {n:>6} | {float(a['rps']):>13.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} {a['cpu_us']:>6} | "
+                  f"{float(b['rps']):>12.0f} {b['p50_ms']:>7} {b['p99_ms']:>7} {b['cpu_us']:>6} | {ratio:>5.2f}")
         if ratios:
-            print(f"{t:<5} {p:>3} {'median':>6} | {'':>13} {'':>7} {'':>7} | {'':>12} {'':>7} {'':>7} | {statistics.median(ratios):>5.2f}")
+            print(f"{t:<5} {p:>3} {'median':>6} | {'':>13} {'':>7} {'':>7} {'':>6} | {'':>12} {'':>7} {'':>7} {'':>6} | {statistics.median(ratios):>5.2f}")
 PY

@@ -101,12 +101,26 @@ stop_cluster() {
 }
 
 results="$work/results.csv"
-echo "server,pipeline,test,rps,p50_ms,p99_ms" >"$results"
-bench() { # name port pipeline requests [extra redis-benchmark flags]
-  local name=$1 port=$2 pipeline=$3 n=$4
-  shift 4
-  redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P "$pipeline" -r 100000 -d 16 -n "$n" -t set,get --csv "$@" \
-    | tr -d '"' | awk -F, -v s="$name" -v p="$pipeline" '$1 == "SET" || $1 == "GET" { print s "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+echo "server,pipeline,test,rps,p50_ms,p99_ms,cpu_us" >"$results"
+hz=$(getconf CLK_TCK)
+cpu_ticks() { # pids...: their user + system time, summed
+  local pid total=0
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
+bench() { # name port "pids" pipeline requests [extra redis-benchmark flags]
+  local name=$1 port=$2 servers=$3 pipeline=$4 n=$5 t before after
+  shift 5
+  for t in set get; do # one test at a time, so the CPU is per test
+    # shellcheck disable=SC2086 # $servers is a list of pids
+    before=$(cpu_ticks $servers)
+    redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P "$pipeline" -r 100000 -d 16 -n "$n" -t "$t" --csv "$@" \
+      | tr -d '"' | awk -F, -v s="$name" -v p="$pipeline" '$1 == "SET" || $1 == "GET" { printf "%s,%s,%s,%s,%s,%s,", s, p, $1, $2, $5, $7 }' >>"$results"
+    # shellcheck disable=SC2086
+    after=$(cpu_ticks $servers)
+    # CPU (user + system) of all the servers' processes per request, in microseconds.
+    echo "$(( (after - before) * 1000000 / hz / n ))" >>"$results"
+  done
 }
 
 warm_up() { # port [extra redis-benchmark flags]
@@ -124,8 +138,8 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 names = sys.argv[2:]
 ref = names[-1]
 by = {(r["server"], r["pipeline"], r["test"]): r for r in rows}
-print(f"{'server':<22} {'test':<4} {'-P':>3} | {'ops/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'x ' + ref:>14}")
-print("-" * 74)
+print(f"{'server':<22} {'test':<4} {'-P':>3} | {'ops/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6} | {'x ' + ref:>14}")
+print("-" * 81)
 # Only the pipelines this part measured (the reference may also hold an earlier part's rows).
 pipelines = [p for p in ("1", "16") if any((n, p, t) in by for n in names[:-1] for t in ("SET", "GET"))]
 for name in names:
@@ -135,7 +149,7 @@ for name in names:
             if not a:
                 continue
             ratio = float(a["rps"]) / float(b["rps"]) if b and float(b["rps"]) else 0.0
-            print(f"{name:<22} {t:<4} {p:>3} | {float(a['rps']):>9.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} | {ratio:>14.2f}")
+            print(f"{name:<22} {t:<4} {p:>3} | {float(a['rps']):>9.0f} {a['p50_ms']:>7} {a['p99_ms']:>7} {a['cpu_us']:>6} | {ratio:>14.2f}")
 PY
 }
 
@@ -143,7 +157,8 @@ rs_port=$(free_port)
 mkdir -p "$work/redis"
 redis-server --port "$rs_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
   --save '' --daemonize no --logfile "$work/redis.log" &
-pids+=("$!")
+rs_pid=$!
+pids+=("$rs_pid")
 wait_ready "$rs_port"
 warm_up "$rs_port"
 
@@ -154,8 +169,8 @@ if [[ " $parts " == *" 1 "* ]]; then
   for pipeline in 1 16; do
     n=$n1
     if [ "$pipeline" = 16 ]; then n=$n16; fi
-    bench "3-node forward" "${redis_ports[0]}" "$pipeline" "$n"
-    bench redis "$rs_port" "$pipeline" "$n"
+    bench "3-node forward" "${redis_ports[0]}" "${cluster_pids[*]}" "$pipeline" "$n"
+    bench redis "$rs_port" "$rs_pid" "$pipeline" "$n"
   done
   stop_cluster
   start_cluster red16 16 redirect
@@ -163,7 +178,7 @@ if [[ " $parts " == *" 1 "* ]]; then
   for pipeline in 1 16; do
     n=$n1
     if [ "$pipeline" = 16 ]; then n=$n16; fi
-    bench "3-node redirect" "${redis_ports[0]}" "$pipeline" "$n" --cluster
+    bench "3-node redirect" "${redis_ports[0]}" "${cluster_pids[*]}" "$pipeline" "$n" --cluster
   done
   stop_cluster
   report "3-node forward" "3-node redirect" redis
@@ -179,16 +194,16 @@ if [[ " $parts " == *" 2 "* ]]; then
       # shard 1, so talking to it directly forwards nothing either.
       start_cluster "s$shards" "$shards" forward
       warm_up "${redis_ports[0]}"
-      bench "$shards shards" "${redis_ports[0]}" 1 "$n1"
+      bench "$shards shards" "${redis_ports[0]}" "${cluster_pids[*]}" 1 "$n1"
     else
       start_cluster "s$shards" "$shards" redirect
       warm_up "${redis_ports[0]}" --cluster
-      bench "$shards shards" "${redis_ports[0]}" 1 "$n1" --cluster
+      bench "$shards shards" "${redis_ports[0]}" "${cluster_pids[*]}" 1 "$n1" --cluster
     fi
     names+=("$shards shards")
     stop_cluster
   done
-  bench redis "$rs_port" 1 "$n1"
+  bench redis "$rs_port" "$rs_pid" 1 "$n1"
   report "${names[@]}" redis
 fi
 
@@ -196,14 +211,28 @@ if [[ " $parts " == *" 3 "* ]]; then
   echo
   echo "== 3. idle CPU of 3 nodes holding 1000 shards (after settling), over ${idle_secs}s"
   start_cluster idle 1000 forward
+  # A thousand fresh groups take a while to elect, hand leaders to their preferred replicas and
+  # quiesce; measuring before that measures the start. Settle (bounded: 10 to 60 s) until a
+  # 2-second window costs no less than 90% of the one before it.
   sleep 10
-  hz=$(getconf CLK_TCK)
+  settle_secs=10 last_window=-1
+  for _ in $(seq 1 25); do
+    # shellcheck disable=SC2086
+    start=$(cpu_ticks ${cluster_pids[*]})
+    sleep 2
+    # shellcheck disable=SC2086
+    now=$(cpu_ticks ${cluster_pids[*]})
+    window=$((now - start)) settle_secs=$((settle_secs + 2))
+    if [ "$last_window" -ge 0 ] && [ $((window * 10)) -ge $((last_window * 9)) ]; then break; fi
+    last_window=$window
+  done
+  echo "settled for ${settle_secs}s (last 2 s window: $((window * 100 / hz / 2))% of a core)"
   declare -A before
-  for pid in "${cluster_pids[@]}"; do before[$pid]=$(awk '{print $14 + $15}' "/proc/$pid/stat"); done
+  for pid in "${cluster_pids[@]}"; do before[$pid]=$(cpu_ticks "$pid"); done
   sleep "$idle_secs"
   total=0
   for pid in "${cluster_pids[@]}"; do
-    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    after=$(cpu_ticks "$pid")
     pct=$(python3 -c "print(round(100 * ($after - ${before[$pid]}) / $hz / $idle_secs, 2))")
     total=$(python3 -c "print(round($total + $pct, 2))")
     echo "node pid $pid: ${pct}% of a core"
