@@ -145,20 +145,37 @@ pub fn route(node: &Node, spec: &CommandSpec, args: &[Bytes]) -> Result<Route, E
 
 /// `-MOVED <slot> <host>:<port>` when, in redirect mode, this node does not lead `route`'s
 /// shard (or, for reads of a READONLY client, hosts no replica of it).
-pub fn redirect(node: &Node, route: Route, read_on_replica: bool) -> Result<(), ExecError> {
+///
+/// While this node's replica of the shard knows no leader (an election is under way: the
+/// shard starts, or its leader died and the followers' election timeout ran out), it waits
+/// for one, bounded by the request deadline, instead of redirecting to a guess: the guess
+/// would be the shard's preferred replica, which may be the dead node or this very node (a
+/// `-MOVED` to itself, which a Redis Cluster client follows in a loop). Once a leader is known
+/// the command runs here or is redirected to it; past the deadline it answers `-CLUSTERDOWN`.
+pub async fn redirect(node: &Node, route: Route, read_on_replica: bool) -> Result<(), ExecError> {
     if node.config.cluster_mode != ClusterMode::Redirect {
         return Ok(());
     }
     let Some(slot) = route.slot else {
         return Ok(());
     };
-    if node.leads(route.shard) || (read_on_replica && node.topology.hosts(route.shard)) {
+    if read_on_replica && node.topology.hosts(route.shard) {
         return Ok(());
     }
-    let leader = node.leader_guess(route.shard).ok_or_else(cluster_down)?;
+    let leader = match node.local_leader(route.shard) {
+        Some(Some(leader)) => leader,
+        Some(None) => node.await_local_leader(route.shard).await?,
+        None => node.leader_guess(route.shard).ok_or_else(cluster_down)?,
+    };
+    if leader == node.topology.me {
+        return Ok(());
+    }
     let addr = node.redis_addr(leader).ok_or_else(cluster_down)?;
     Err(ExecError::Reply(format!("MOVED {} {addr}", slot.get())))
 }
+
+/// How often a request waiting for its shard to elect a leader looks again.
+const LEADER_POLL_MS: u64 = 5;
 
 fn cluster_down() -> ExecError {
     ExecError::Reply(errors::CLUSTER_DOWN.into())
@@ -190,6 +207,29 @@ impl Node {
     /// Whether this node leads `shard` (as its store believes).
     pub fn leads(&self, shard: ShardId) -> bool {
         self.topology.hosts(shard) && self.store.is_leader(shard)
+    }
+
+    /// The leader of `shard` as this node's replica knows it: `None` without a replica here,
+    /// `Some(None)` while the replica knows no leader.
+    fn local_leader(&self, shard: ShardId) -> Option<Option<NodeId>> {
+        self.topology
+            .hosts(shard)
+            .then(|| self.store.leader_of(shard))
+    }
+
+    /// Waits until this node's replica of `shard` knows a leader, for at most the request
+    /// deadline (then `-CLUSTERDOWN`).
+    async fn await_local_leader(&self, shard: ShardId) -> Result<NodeId, ExecError> {
+        let deadline = self.deadline();
+        loop {
+            if let Some(leader) = self.store.leader_of(shard) {
+                return Ok(leader);
+            }
+            if Instant::now() >= deadline {
+                return Err(cluster_down());
+            }
+            tokio::time::sleep(Duration::from_millis(LEADER_POLL_MS)).await;
+        }
     }
 
     /// The node most likely to lead `shard`: the local store's hint, the last hint another

@@ -146,7 +146,7 @@ impl Session {
             }
         }
         let result = match parse(&ctx, args) {
-            Ok(Plan::Write(op)) => match self.route(entry, args, false) {
+            Ok(Plan::Write(op)) => match route(&self.node, entry, args, false).await {
                 Ok(shard) => return self.propose(vec![shard], ctx.now_ms, op, None).await,
                 Err(e) => Err(e),
             },
@@ -155,11 +155,11 @@ impl Session {
                 return self.propose(shards, ctx.now_ms, op, Some(merge)).await;
             }
             Ok(Plan::Read(op)) => {
-                let shard = self.route(entry, args, self.readonly);
+                let shard = route(&self.node, entry, args, self.readonly).await;
                 self.read(shard, &op, ctx.now_ms).await
             }
             Ok(Plan::ReadAt(slot, op)) => {
-                let shard = self.route_slot(slot);
+                let shard = route_slot(&self.node, slot, self.readonly).await;
                 self.read(shard, &op, ctx.now_ms).await
             }
             Ok(Plan::ReadAll(op, Merge::Scan)) => {
@@ -184,18 +184,6 @@ impl Session {
         reply::result(&self.encoder, &mut self.out, &result);
     }
 
-    /// The shard of a keyed command, or the `CROSSSLOT`/`MOVED` reply.
-    fn route(
-        &self,
-        entry: Entry,
-        args: &[Bytes],
-        read_on_replica: bool,
-    ) -> Result<ShardId, ExecError> {
-        let route = dispatch::route(&self.node, entry.spec, args)?;
-        dispatch::redirect(&self.node, route, read_on_replica)?;
-        Ok(route.shard)
-    }
-
     /// After the pending writes, runs `op` on the routed shard (or replies the routing error).
     async fn read(
         &mut self,
@@ -207,22 +195,6 @@ impl Session {
         let mode = self.read_mode();
         let node = Arc::clone(&self.node);
         node.read_with(shard?, op, now_ms, mode).await
-    }
-
-    /// The shard owning `slot`, or the `MOVED` reply.
-    fn route_slot(&self, slot: router::Slot) -> Result<ShardId, ExecError> {
-        let shard = self
-            .node
-            .routing
-            .read()
-            .shard_for_slot(slot)
-            .ok_or_else(|| ExecError::Reply(errors::CLUSTER_DOWN.into()))?;
-        let route = dispatch::Route {
-            shard,
-            slot: Some(slot),
-        };
-        dispatch::redirect(&self.node, route, self.readonly)?;
-        Ok(shard)
     }
 
     /// How this client's reads are served: stale on this replica for a READONLY client in
@@ -274,6 +246,38 @@ impl Session {
         }
         self.order.clear();
     }
+}
+
+/// The shard of a keyed command, or the `CROSSSLOT`/`MOVED` reply (which may wait for the
+/// shard to elect a leader: `dispatch::redirect`).
+async fn route(
+    node: &Node,
+    entry: Entry,
+    args: &[Bytes],
+    read_on_replica: bool,
+) -> Result<ShardId, ExecError> {
+    let route = dispatch::route(node, entry.spec, args)?;
+    dispatch::redirect(node, route, read_on_replica).await?;
+    Ok(route.shard)
+}
+
+/// The shard owning `slot`, or the `MOVED` reply (as [`route`]).
+async fn route_slot(
+    node: &Node,
+    slot: router::Slot,
+    read_on_replica: bool,
+) -> Result<ShardId, ExecError> {
+    let shard = node
+        .routing
+        .read()
+        .shard_for_slot(slot)
+        .ok_or_else(|| ExecError::Reply(errors::CLUSTER_DOWN.into()))?;
+    let route = dispatch::Route {
+        shard,
+        slot: Some(slot),
+    };
+    dispatch::redirect(node, route, read_on_replica).await?;
+    Ok(shard)
 }
 
 /// An error result with Redis text `text`.

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster_proc::ProcCluster as Cluster;
+use cluster_proc::{key_led_by, topology, ProcCluster as Cluster};
 use common::have;
 use redis::Value;
 
@@ -526,7 +526,9 @@ fn redirect_mode_speaks_the_cluster_protocol() {
 }
 
 /// With two of three nodes gone no shard can keep or elect a leader: the survivor's
-/// `CLUSTER INFO` turns to `cluster_state:fail`.
+/// `CLUSTER INFO` turns to `cluster_state:fail`, and a keyed command waits for an election
+/// until its deadline and answers `-CLUSTERDOWN`, rather than `-MOVED` to a guess (the dead
+/// preferred leader, or the survivor itself, which a cluster client would follow in a loop).
 fn check_state_fails_without_quorum(mut cluster: Cluster) {
     cluster.kill9(2);
     cluster.kill9(3);
@@ -541,7 +543,28 @@ fn check_state_fails_without_quorum(mut cluster: Cluster) {
         assert!(Instant::now() < deadline, "still ok without quorum: {info}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let request_deadline = Duration::from_millis(300);
+    let ms = request_deadline.as_millis().to_string();
+    cluster.restart_with(1, &["--request-deadline-ms", &ms]);
+    let t = topology(&cluster);
+    let mut con = cluster.conn(1);
+    for leader in ["node1", "node2", "node3"] {
+        let key = key_led_by(&t, "k", leader);
+        for args in [vec!["SET", &key, "v"], vec!["GET", &key]] {
+            let started = Instant::now();
+            let reply = call(&mut con, &args);
+            let why = format!("{args:?} (preferred leader {leader})");
+            assert_eq!(reply, Err(CLUSTER_DOWN.to_string()), "{why}");
+            assert!(
+                started.elapsed() >= request_deadline,
+                "{why}: answered at once"
+            );
+        }
+    }
 }
+
+/// Redis's reply when a slot cannot be served.
+const CLUSTER_DOWN: &str = "CLUSTERDOWN The cluster is down";
 
 #[test]
 fn forward_mode_answers_the_cluster_commands() {
