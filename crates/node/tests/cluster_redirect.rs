@@ -2,7 +2,9 @@
 //! SHARDS, NODES and INFO agree with each other on every node, keys get `-MOVED` to the node
 //! that accepts them, and real cluster clients work (`redis-cli -c`, redis-py's
 //! `RedisCluster`, `redis-benchmark --cluster`; each skipped with a note when not installed).
-//! A forward-mode cluster answers the same commands.
+//! redis-py keeps writing while a node is killed, and a node left without quorum answers
+//! `-CLUSTERDOWN` once a request's deadline passes. A forward-mode cluster answers the same
+//! commands.
 //!
 //! Every wait polls a condition with a deadline.
 
@@ -13,6 +15,7 @@ mod cluster_proc;
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -507,7 +510,7 @@ fn check_redis_benchmark(cluster: &Cluster) {
 
 #[test]
 fn redirect_mode_speaks_the_cluster_protocol() {
-    let cluster = Cluster::start(3, &["--cluster-mode", "redirect"]);
+    let mut cluster = Cluster::start(3, &["--cluster-mode", "redirect"]);
     cluster.wait_cluster_ok();
     let snap = settled(&cluster);
     let ids = ids_by_port(&cluster);
@@ -522,8 +525,53 @@ fn redirect_mode_speaks_the_cluster_protocol() {
     check_redis_cli(&cluster);
     check_redis_py(&cluster);
     check_redis_benchmark(&cluster);
+    check_redis_py_through_a_kill(&mut cluster);
     check_state_fails_without_quorum(cluster);
 }
+
+/// redis-py's `RedisCluster` keeps writing while node 2, the preferred leader of a third of
+/// the shards, is killed with -9: the script counts the errors of the failover, needs writes
+/// acknowledged again later on, and reads every acknowledged write back (`py/cluster_failover.py`).
+fn check_redis_py_through_a_kill(cluster: &mut Cluster) {
+    let script = "py/cluster_failover.py";
+    if !common::python_has("redis.cluster") {
+        println!("skipped {script}: python3 cannot import redis.cluster");
+        return;
+    }
+    let mut child = Command::new("timeout")
+        .args(["90", "python3"])
+        .arg(common::tests_path(script))
+        .arg(cluster.redis_port(1).to_string())
+        .arg(FAILOVER_RUN_SECS.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut first = String::new();
+    // Bounded: the script writes for FAILOVER_RUN_SECS and `timeout` ends it at 90 s.
+    stdout
+        .read_line(&mut first)
+        .expect("read the script's output");
+    if first.trim() == "writing" {
+        cluster.kill9(2);
+    }
+    let mut rest = String::new();
+    stdout
+        .read_to_string(&mut rest)
+        .expect("read the script's output");
+    let out = child.wait_with_output().expect("wait for python3");
+    let text = format!("{first}{rest}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(first.trim(), "writing", "{text}");
+    assert!(
+        out.status.success() && rest.contains("python failover ok"),
+        "{text}"
+    );
+    println!("{}", rest.trim());
+}
+
+/// How long the failover script writes; node 2 dies early in it.
+const FAILOVER_RUN_SECS: u64 = 8;
 
 /// With two of three nodes gone no shard can keep or elect a leader: the survivor's
 /// `CLUSTER INFO` turns to `cluster_state:fail`, and a keyed command waits for an election

@@ -249,12 +249,7 @@ pub fn raw_exchange(s: &mut TcpStream, request: &[u8], expected_len: usize) -> V
 /// it exits 0 having printed `marker`. Skips, saying so, when python3 cannot import `module`
 /// (the README's test command installs the redis package, so it does not skip there).
 pub fn run_python_check(script: &str, port: u16, module: &str, marker: &str) {
-    let has_module = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_module {
+    if !python_has(module) {
         println!("skipped {script}: python3 cannot import {module}");
         return;
     }
@@ -267,6 +262,15 @@ pub fn run_python_check(script: &str, port: u16, module: &str, marker: &str) {
         .expect("run python3");
     let text = output_text(&out);
     assert!(out.status.success() && text.contains(marker), "{text}");
+}
+
+/// Whether `python3` can import `module`.
+pub fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A finished process's standard output followed by its standard error.
