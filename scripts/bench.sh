@@ -73,7 +73,7 @@ bench() { # round name port pid pipeline requests (one test at a time, so CPU is
       | tr -d '"' | awk -F, -v r="$1" -v s="$2" -v p="$5" 'NR > 1 { printf "%s,%s,%s,%s,%s,%s,%s,", r, s, p, $1, $2, $5, $7 }' >>"$results"
     after=$(cpu_ticks "$4")
     # Server CPU (user + system) per request, in microseconds.
-    echo "$(( (after - before) * 1000000 / hz / $6 ))" >>"$results"
+    awk -v t="$((after - before))" -v hz="$hz" -v n="$6" 'BEGIN { printf "%.1f\n", t * 1e6 / hz / n }' >>"$results"
   done
 }
 if [ "$warm" -gt 0 ]; then

@@ -119,7 +119,7 @@ bench() { # name port "pids" pipeline requests [extra redis-benchmark flags]
     # shellcheck disable=SC2086
     after=$(cpu_ticks $servers)
     # CPU (user + system) of all the servers' processes per request, in microseconds.
-    echo "$(( (after - before) * 1000000 / hz / n ))" >>"$results"
+    awk -v t="$((after - before))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f\n", t * 1e6 / hz / n }' >>"$results"
   done
 }
 

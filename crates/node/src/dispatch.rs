@@ -162,10 +162,10 @@ pub async fn redirect(node: &Node, route: Route, read_on_replica: bool) -> Resul
     if read_on_replica && node.topology.hosts(route.shard) {
         return Ok(());
     }
-    let leader = match node.local_leader(route.shard) {
-        Some(Some(leader)) => leader,
-        Some(None) => node.await_local_leader(route.shard).await?,
-        None => node.leader_guess(route.shard).ok_or_else(cluster_down)?,
+    let leader = if node.topology.hosts(route.shard) {
+        node.await_local_leader(route.shard).await?
+    } else {
+        node.leader_guess(route.shard).ok_or_else(cluster_down)?
     };
     if leader == node.topology.me {
         return Ok(());
@@ -209,16 +209,8 @@ impl Node {
         self.topology.hosts(shard) && self.store.is_leader(shard)
     }
 
-    /// The leader of `shard` as this node's replica knows it: `None` without a replica here,
-    /// `Some(None)` while the replica knows no leader.
-    fn local_leader(&self, shard: ShardId) -> Option<Option<NodeId>> {
-        self.topology
-            .hosts(shard)
-            .then(|| self.store.leader_of(shard))
-    }
-
-    /// Waits until this node's replica of `shard` knows a leader, for at most the request
-    /// deadline (then `-CLUSTERDOWN`).
+    /// The leader this node's replica of `shard` knows: at once when it knows one, else once
+    /// it learns one, for at most the request deadline (then `-CLUSTERDOWN`).
     async fn await_local_leader(&self, shard: ShardId) -> Result<NodeId, ExecError> {
         let deadline = self.deadline();
         loop {
