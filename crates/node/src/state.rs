@@ -81,6 +81,15 @@ impl Node {
             .collect()
     }
 
+    /// Waits (bounded by the request deadline) until every replica here has applied the
+    /// writes it answered at commit, so what reads the data directly (`INFO keyspace`) sees
+    /// them. A shard that cannot settle in time is counted as it is.
+    pub async fn await_answered_applied(&self) {
+        for shard in self.local_shards() {
+            let _ = self.store.await_answered_applied(shard).await;
+        }
+    }
+
     /// This node's replica of `shard`'s data, if hosted here.
     pub fn shard_data(&self, shard: ShardId) -> Option<Arc<ShardStore>> {
         self.store.shard_data(shard)

@@ -444,20 +444,7 @@ impl Store {
                     wait(deadline, rx).await??
                 }
             };
-            if *handle.applied.borrow() >= index {
-                return Ok(f(&handle.data));
-            }
-            let mut applied = handle.applied.clone();
-            let reached = applied.wait_for(|a| *a >= index);
-            // Map the `watch::Ref` away at once: it must not be held across an await.
-            let outcome = tokio::time::timeout_at(deadline.into(), reached)
-                .await
-                .map(|r| r.is_ok());
-            match outcome {
-                Ok(true) => {}
-                Ok(false) => return Err(ClusterError::Stopped),
-                Err(_) => return Err(ClusterError::DeadlineExceeded),
-            }
+            wait_applied(handle, index, deadline).await?;
         }
         if consistency == ReadConsistency::Stale {
             // Nothing waited for the applied index, which an install moves only once done.
@@ -467,6 +454,16 @@ impl Store {
                 .ok_or(ClusterError::Installing);
         }
         Ok(f(&handle.data))
+    }
+
+    /// Waits until `shard` has applied every write this replica answered at commit, before
+    /// it applied (bounded by the request deadline). Code that reads the data outside
+    /// [`Store::read_with`] (`INFO keyspace`) calls this first, so a client sees its
+    /// acknowledged writes there too.
+    pub async fn await_answered_applied(&self, shard: ShardId) -> ClusterResult<()> {
+        let handle = self.handle(shard)?;
+        let index = handle.status.answered_early.load(Ordering::Acquire);
+        wait_applied(handle, index, self.deadline()).await
     }
 
     /// The leader of `shard` as this node last heard (a hint for redirects and forwarding).
@@ -559,6 +556,24 @@ impl PendingProposal {
     /// The results once the entry is applied here, or why not (see [`Store::propose`]).
     pub async fn wait(self) -> ClusterResult<Vec<ExecResult>> {
         wait(self.deadline, self.rx).await?
+    }
+}
+
+/// Waits until `handle`'s shard has applied `index`, or until `deadline`.
+async fn wait_applied(handle: &ShardHandle, index: u64, deadline: Instant) -> ClusterResult<()> {
+    if *handle.applied.borrow() >= index {
+        return Ok(());
+    }
+    let mut applied = handle.applied.clone();
+    let reached = applied.wait_for(|a| *a >= index);
+    // Map the `watch::Ref` away at once: it must not be held across an await.
+    let outcome = tokio::time::timeout_at(deadline.into(), reached)
+        .await
+        .map(|r| r.is_ok());
+    match outcome {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ClusterError::Stopped),
+        Err(_) => Err(ClusterError::DeadlineExceeded),
     }
 }
 
