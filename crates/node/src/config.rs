@@ -28,7 +28,8 @@ pub enum ReadMode {
     /// margin of each other (2 of 10 election ticks, 20%); a cut-off leader stops serving when
     /// its lease runs out, before any other node can be elected.
     Lease,
-    /// From any replica's applied state; may be stale.
+    /// From any replica's applied state; may be stale, except that a client reads its own
+    /// writes on the node that acknowledged them.
     Stale,
 }
 

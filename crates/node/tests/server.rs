@@ -288,6 +288,28 @@ fn pipelined_writes_then_read_see_each_other() {
     assert_eq!(gets, want.iter().collect::<Vec<_>>());
 }
 
+/// With stale reads a client still reads its own writes on the node that answered them, as
+/// on a Redis master: a write is answered once committed, so the read must wait for it to be
+/// applied (many rounds, as the window is short).
+#[test]
+fn stale_reads_see_the_clients_own_writes() {
+    let srv = common::Server::start_with(&["--read-consistency", "stale"]);
+    let mut con = srv.conn();
+    for n in 0..500 {
+        let value = format!("v{n}");
+        let _: () = redis::cmd("SET")
+            .arg("k")
+            .arg(&value)
+            .query(&mut con)
+            .unwrap();
+        let got: String = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+        assert_eq!(got, value, "GET after SET number {n}");
+        let len: i64 = redis::cmd("RPUSH").arg("l").arg(n).query(&mut con).unwrap();
+        let seen: i64 = redis::cmd("LLEN").arg("l").query(&mut con).unwrap();
+        assert_eq!(seen, len, "LLEN after RPUSH number {n}");
+    }
+}
+
 #[test]
 fn active_expiry_removes_keys_nobody_reads() {
     let srv = common::Server::start();

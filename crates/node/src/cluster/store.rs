@@ -414,8 +414,10 @@ impl Store {
     /// a linearizable read once every write it answered early (at commit) is applied too (no
     /// other node can lead). A leader whose published lease holds serves it once its applied
     /// index reaches the lease's commit index, without asking the store loop; otherwise the
-    /// loop runs a ReadIndex round (or checks the lease itself). A stale read fails with
-    /// [`ClusterError::Installing`] if a snapshot install was replacing the data meanwhile.
+    /// loop runs a ReadIndex round (or checks the lease itself). A stale read waits only for
+    /// the writes this replica answered early, so a client reads its own writes on the node
+    /// that acknowledged them; it fails with [`ClusterError::Installing`] if a snapshot
+    /// install was replacing the data meanwhile.
     pub async fn read_with<T>(
         &self,
         shard: ShardId,
@@ -447,7 +449,11 @@ impl Store {
             wait_applied(handle, index, deadline).await?;
         }
         if consistency == ReadConsistency::Stale {
-            // Nothing waited for the applied index, which an install moves only once done.
+            // Stale, but never older than what this replica answered: a client reads its own
+            // writes on the node that acknowledged them, as on a Redis master.
+            let answered = handle.status.answered_early.load(Ordering::Acquire);
+            wait_applied(handle, answered, self.deadline()).await?;
+            // Nothing else waited for the applied index, which an install moves only once done.
             return handle
                 .data
                 .read_unless_installing(f)
