@@ -28,10 +28,10 @@ fn push_pop_range_index() {
     assert_eq!(ok(c, "LPOP l 0"), bulks(&[]));
     assert_eq!(ok(c, "LPOP nokey"), Value::Nil);
     assert_eq!(ok(c, "LPOP nokey 2"), Value::Nil, "null array in RESP2");
-    assert_eq!(
-        err(c, "LPOP l -1"),
-        "ERR value is out of range, must be positive"
-    );
+    // Redis gives a count one message whether it is negative or no integer at all.
+    for bad in ["LPOP l -1", "RPOP l abc"] {
+        assert_eq!(err(c, bad), "ERR value is out of range, must be positive");
+    }
     assert_eq!(
         err(c, "LPOP l 1 2"),
         "ERR wrong number of arguments for 'lpop' command"
@@ -90,6 +90,9 @@ fn set_insert_rem_trim_pos() {
         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
     );
     assert_eq!(err(c, "LPOS l c COUNT -1"), "ERR COUNT can't be negative");
+    assert_eq!(err(c, "LPOS l c COUNT x"), "ERR COUNT can't be negative");
+    assert_eq!(err(c, "LPOS l c MAXLEN x"), "ERR MAXLEN can't be negative");
+    assert_eq!(err(c, "LPOS l c BOGUS x"), "ERR syntax error");
     assert_eq!(
         err(c, "LPOS l c RANK -9223372036854775808"),
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"

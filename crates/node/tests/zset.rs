@@ -124,10 +124,9 @@ fn pops_and_algebra() {
     assert_eq!(ok(c, "ZPOPMIN z"), bulks(&["a", "1"]));
     assert_eq!(ok(c, "ZPOPMAX z 2"), bulks(&["d", "4", "c", "3"]));
     assert_eq!(ok(c, "ZPOPMIN nokey"), bulks(&[]));
-    assert_eq!(
-        err(c, "ZPOPMIN z -1"),
-        "ERR value is out of range, must be positive"
-    );
+    for bad in ["ZPOPMIN z -1", "ZPOPMAX z x"] {
+        assert_eq!(err(c, bad), "ERR value is out of range, must be positive");
+    }
     let mpop = ok(c, "ZMPOP 2 nokey z MIN COUNT 5");
     assert_eq!(
         mpop,
@@ -180,6 +179,10 @@ fn pops_and_algebra() {
     assert_eq!(
         err(c, "ZINTERCARD 0 z2"),
         "ERR at least 1 input key is needed for 'zintercard' command"
+    );
+    assert_eq!(
+        err(c, "ZINTERCARD 1 z2 LIMIT x"),
+        "ERR LIMIT can't be negative"
     );
 }
 

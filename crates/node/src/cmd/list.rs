@@ -6,7 +6,8 @@ use storage::ExecError;
 
 use super::set::{numkeys_at_1, parse_numkeys};
 use super::{
-    arg_count, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+    arg_count, arg_i64, arg_non_negative, is_opt, key, owned, read, write, CommandSpec, Flags,
+    KeySpec, Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -302,8 +303,8 @@ fn parse_lpos(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     let (mut rank, mut count, mut maxlen) = (1i64, None, 0u64);
     let mut opts = &args[3..];
     while let [opt, value, tail @ ..] = opts {
-        let value = arg_i64(value)?;
         if is_opt(opt, "rank") {
+            let value = arg_i64(value)?;
             if value == 0 {
                 return Err(ExecError::Reply(errors::LPOS_RANK_ZERO.into()));
             }
@@ -313,12 +314,9 @@ fn parse_lpos(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
             }
             rank = value;
         } else if is_opt(opt, "count") {
-            let n = u64::try_from(value)
-                .map_err(|_| ExecError::Reply(errors::LPOS_COUNT_NEGATIVE.into()))?;
-            count = Some(n);
+            count = Some(arg_non_negative(value, errors::LPOS_COUNT_NEGATIVE)?);
         } else if is_opt(opt, "maxlen") {
-            maxlen = u64::try_from(value)
-                .map_err(|_| ExecError::Reply(errors::LPOS_MAXLEN_NEGATIVE.into()))?;
+            maxlen = arg_non_negative(value, errors::LPOS_MAXLEN_NEGATIVE)?;
         } else {
             return Err(ExecError::Syntax);
         }

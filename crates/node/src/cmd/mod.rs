@@ -246,8 +246,16 @@ pub fn arg_f64(arg: &[u8]) -> Result<f64, ExecError> {
 
 /// Parses a non-negative count (`ERR value is out of range, must be positive`).
 pub fn arg_count(arg: &[u8]) -> Result<u64, ExecError> {
-    let n = arg_i64(arg)?;
-    u64::try_from(n).map_err(|_| ExecError::Reply(errors::COUNT_NOT_POSITIVE.into()))
+    arg_non_negative(arg, errors::COUNT_NOT_POSITIVE)
+}
+
+/// Parses a non-negative integer. Redis gives such an argument one message for a negative
+/// value and for one that is not an integer at all, so both get `err`.
+pub fn arg_non_negative(arg: &[u8], err: &str) -> Result<u64, ExecError> {
+    arg_i64(arg)
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| ExecError::Reply(err.into()))
 }
 
 /// Whether `arg` equals the option name `name` ignoring ASCII case.

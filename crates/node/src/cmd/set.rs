@@ -9,7 +9,8 @@ use storage::ExecError;
 
 use super::hash::{parse_rand_count, parse_scan_args};
 use super::{
-    arg_count, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+    arg_count, arg_non_negative, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec,
+    Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -339,9 +340,7 @@ pub(crate) fn parse_intercard(args: &[Bytes]) -> Result<(Vec<Vec<u8>>, u64), Exe
         if !is_opt(opt, "limit") {
             return Err(ExecError::Syntax);
         }
-        let value = arg_i64(value)?;
-        limit =
-            u64::try_from(value).map_err(|_| ExecError::Reply(errors::LIMIT_NEGATIVE.into()))?;
+        limit = arg_non_negative(value, errors::LIMIT_NEGATIVE)?;
         opts = tail;
     }
     if !opts.is_empty() {
