@@ -106,6 +106,9 @@ fn ranges() {
     assert_eq!(ok(c, "ZCOUNT z (1 3"), int(2));
     assert_eq!(ok(c, "ZLEXCOUNT z [b +"), int(4));
     assert_eq!(err(c, "ZCOUNT z (nan 1"), "ERR min or max is not a float");
+    // Redis reads range bounds with a bare strtod: `(` is (0, and 1e400 is +inf.
+    assert_eq!(ok(c, "ZCOUNT z ( 1e400"), int(5));
+    assert_eq!(err(c, "ZCOUNT z 1x 2"), "ERR min or max is not a float");
     assert_eq!(ok(c, "ZRANGESTORE d z 3 +inf BYSCORE"), int(3));
     assert_eq!(ok(c, "ZRANGE d 0 -1"), bulks(&["c", "d", "e"]));
     assert_eq!(ok(c, "ZRANGESTORE d z 10 20 BYSCORE"), int(0));

@@ -39,14 +39,7 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
         return None;
     }
     let lower = text.to_ascii_lowercase();
-    let value = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ if lower.contains("inf") || lower.contains("nan") => return None,
-        // C's strtod, which Redis uses, reads hexadecimal floats too.
-        _ if lower.trim_start_matches(['+', '-']).starts_with("0x") => parse_hex_f64(&lower)?,
-        _ => lower.parse::<f64>().ok()?,
-    };
+    let value = strtod(&lower)?;
     if value.is_infinite() && !lower.contains("inf") {
         // strtod reports overflow (ERANGE) and Redis rejects the number.
         return None;
@@ -56,6 +49,35 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
         return None;
     }
     (!value.is_nan()).then_some(value)
+}
+
+/// Parses a float as C's `strtod` does where Redis does not check its range (the bounds of
+/// a score range: ZRANGEBYSCORE, ZCOUNT, ZREMRANGEBYSCORE): leading whitespace is skipped,
+/// the empty string is 0, overflow is infinity and underflow is 0. Anything after the number
+/// (trailing spaces too), a string of spaces only, and NaN are rejected.
+pub fn parse_f64_lenient(bytes: &[u8]) -> Option<f64> {
+    if bytes.is_empty() {
+        // strtod converts nothing and leaves the end pointer on the terminating NUL.
+        return Some(0.0);
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let text = text.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+    if text.is_empty() || text.len() > 5120 || text.contains(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    strtod(&text.to_ascii_lowercase()).filter(|v| !v.is_nan())
+}
+
+/// The value of lowercase `lower` as `strtod` reads it when it consumes all of it.
+fn strtod(lower: &str) -> Option<f64> {
+    Some(match lower {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.contains("inf") || lower.contains("nan") => return None,
+        // C's strtod, which Redis uses, reads hexadecimal floats too.
+        _ if lower.trim_start_matches(['+', '-']).starts_with("0x") => parse_hex_f64(lower)?,
+        _ => lower.parse::<f64>().ok()?,
+    })
 }
 
 /// Whether the digits before any exponent include a nonzero one.
@@ -174,6 +196,25 @@ mod tests {
             b"1e-400",
         ] {
             assert_eq!(parse_f64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn range_bounds_read_like_strtod() {
+        assert_eq!(parse_f64_lenient(b""), Some(0.0));
+        assert_eq!(parse_f64_lenient(b" \t1.5"), Some(1.5));
+        assert_eq!(parse_f64_lenient(b"1e400"), Some(f64::INFINITY));
+        assert_eq!(parse_f64_lenient(b"-1e400"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64_lenient(b"1e-400"), Some(0.0));
+        assert_eq!(parse_f64_lenient(b"-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64_lenient(b"0x10"), Some(16.0));
+        for bad in [&b"1 "[..], b"  ", b"nan", b"+", b"1e", b"abc", b"1 2"] {
+            assert_eq!(
+                parse_f64_lenient(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

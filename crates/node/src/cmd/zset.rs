@@ -217,13 +217,14 @@ fn parse_zrevrank(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     rank(args, true)
 }
 
-/// One end of a score range: `1.5`, `(1.5`, `-inf`, `+inf`.
+/// One end of a score range: `1.5`, `(1.5`, `-inf`, `+inf`. Redis reads it with a bare
+/// `strtod`, so `""` and `(` are 0 and `1e400` is infinity.
 fn score_bound(arg: &[u8]) -> Result<(f64, bool), ExecError> {
     let (text, exclusive) = match arg.split_first() {
         Some((b'(', rest)) => (rest, true),
         _ => (arg, false),
     };
-    let value = storage::number::parse_f64(text)
+    let value = storage::number::parse_f64_lenient(text)
         .ok_or_else(|| ExecError::Reply(errors::MIN_MAX_NOT_FLOAT.into()))?;
     Ok((value, exclusive))
 }
