@@ -81,12 +81,13 @@ impl Node {
             .collect()
     }
 
-    /// Waits (bounded by the request deadline) until every replica here has applied the
-    /// writes it answered at commit, so what reads the data directly (`INFO keyspace`) sees
-    /// them. A shard that cannot settle in time is counted as it is.
+    /// Waits (within one request deadline) until every replica here has applied the writes
+    /// it answered at commit, so what reads the data directly (`INFO keyspace`) sees them.
+    /// Shards that cannot settle in time are counted as they are.
     pub async fn await_answered_applied(&self) {
-        for shard in self.local_shards() {
-            let _ = self.store.await_answered_applied(shard).await;
+        let shards = self.local_shards();
+        if let Err(e) = self.store.await_answered_applied(&shards).await {
+            tracing::debug!(error = %e, "INFO counts keys before every answered write is applied");
         }
     }
 

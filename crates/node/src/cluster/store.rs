@@ -462,14 +462,21 @@ impl Store {
         Ok(f(&handle.data))
     }
 
-    /// Waits until `shard` has applied every write this replica answered at commit, before
-    /// it applied (bounded by the request deadline). Code that reads the data outside
-    /// [`Store::read_with`] (`INFO keyspace`) calls this first, so a client sees its
-    /// acknowledged writes there too.
-    pub async fn await_answered_applied(&self, shard: ShardId) -> ClusterResult<()> {
-        let handle = self.handle(shard)?;
-        let index = handle.status.answered_early.load(Ordering::Acquire);
-        wait_applied(handle, index, self.deadline()).await
+    /// Waits until each of `shards` has applied every write this replica answered at commit,
+    /// before it applied; all of them within one request deadline. Code that reads the data
+    /// outside [`Store::read_with`] (`INFO keyspace`) calls this first, so a client sees its
+    /// acknowledged writes there too. Shards no longer here are skipped; past the deadline
+    /// the wait ends with [`ClusterError::DeadlineExceeded`].
+    pub async fn await_answered_applied(&self, shards: &[ShardId]) -> ClusterResult<()> {
+        let deadline = self.deadline();
+        for &shard in shards {
+            let Ok(handle) = self.handle(shard) else {
+                continue;
+            };
+            let index = handle.status.answered_early.load(Ordering::Acquire);
+            wait_applied(handle, index, deadline).await?;
+        }
+        Ok(())
     }
 
     /// The leader of `shard` as this node last heard (a hint for redirects and forwarding).
