@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing RedRaft needs on Debian, only when missing:
 #   scripts/deps.sh build   libclang-dev (RocksDB's bindgen) and a C++ compiler
-#   scripts/deps.sh test    the above, redis-tools (redis-cli, redis-benchmark), the Python redis client
-#   scripts/deps.sh bench   the above and redis-server (the baseline of scripts/bench.sh)
+#   scripts/deps.sh test    the above, redis-tools (redis-cli, redis-benchmark), redis-server (the
+#                           reference of the reply parity test), the Python redis client
+#   scripts/deps.sh bench   the above (redis-server is also the baseline of scripts/bench.sh)
 # Runs apt-get update only when a package is missing. Needs root or sudo for apt-get.
 set -euo pipefail
 
@@ -18,8 +19,6 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
-fi
-if [ "$what" = bench ]; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 
