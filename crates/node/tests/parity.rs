@@ -1,6 +1,6 @@
 //! Reply parity with Redis: every command of `tests/parity/*.txt` goes to a real `redraft`
 //! and to Debian's `redis-server` (both on free loopback ports, started by this test) and the
-//! two replies must be equal, error texts included.
+//! two replies must be equal, error texts included, in RESP2 and again in RESP3.
 //!
 //! The case files hold deterministic commands only: no random replies (SRANDMEMBER, SPOP with a
 //! count...), no replies whose order Redis leaves open (KEYS, SMEMBERS of several members), and
@@ -53,13 +53,14 @@ impl RedisServer {
             _dir: dir,
         }
     }
+}
 
-    fn conn(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
+/// A connection to `port` speaking `protocol` (`resp2` or `resp3`).
+fn connect(port: u16, protocol: &str) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/?protocol={protocol}"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
 }
 
 impl Drop for RedisServer {
@@ -122,7 +123,6 @@ fn outcome(con: &mut redis::Connection, args: &[String], server: &str) -> String
 fn replies_match_redis_server() {
     let redis = RedisServer::start();
     let redraft = common::Server::start();
-    let (mut theirs, mut ours) = (redis.conn(), redraft.conn());
     let dir = common::tests_path("parity");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -132,7 +132,14 @@ fn replies_match_redis_server() {
     files.sort();
     assert!(!files.is_empty(), "no case files in {}", dir.display());
     let (mut checked, mut differ) = (0, Vec::new());
-    for file in &files {
+    for (protocol, file) in ["resp2", "resp3"]
+        .into_iter()
+        .flat_map(|p| files.iter().map(move |f| (p, f)))
+    {
+        let (mut theirs, mut ours) = (
+            connect(redis.port, protocol),
+            connect(redraft.redis_port, protocol),
+        );
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         for (n, line) in std::fs::read_to_string(file).unwrap().lines().enumerate() {
             let line = line.trim();
@@ -145,13 +152,13 @@ fn replies_match_redis_server() {
             checked += 1;
             if want != got {
                 differ.push(format!(
-                    "{name}:{}: {line}\n  redis:   {want}\n  redraft: {got}",
+                    "{name}:{} ({protocol}): {line}\n  redis:   {want}\n  redraft: {got}",
                     n + 1
                 ));
             }
         }
     }
-    println!("{checked} commands compared with redis-server");
+    println!("{checked} replies compared with redis-server's");
     assert!(
         differ.is_empty(),
         "{} of {checked} replies differ from redis-server:\n{}",
