@@ -433,11 +433,11 @@ fn lmove(
     from_left: bool,
     to_left: bool,
 ) -> ExecResult {
-    let src = txn.meta_of(source, KeyKind::List)?;
-    txn.meta_of(destination, KeyKind::List)?;
-    let Some(src) = src else {
+    // As in Redis, a missing source answers nil before the destination's type is checked.
+    let Some(src) = txn.meta_of(source, KeyKind::List)? else {
         return Ok(Output::Nil);
     };
+    txn.meta_of(destination, KeyKind::List)?;
     let popped = pop(txn, source, src, from_left, 1)?;
     push(txn, destination, &popped, to_left)?;
     Ok(Output::bulk_or_nil(popped.into_iter().next()))

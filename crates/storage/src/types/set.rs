@@ -190,11 +190,11 @@ fn pick_and_remove(
 }
 
 fn smove(txn: &mut Txn<'_>, source: &[u8], destination: &[u8], member: &[u8]) -> ExecResult {
-    let src = txn.meta_of(source, KeyKind::Set)?;
-    txn.meta_of(destination, KeyKind::Set)?;
-    let Some(mut src) = src else {
+    // As in Redis, a missing source answers 0 before the destination's type is checked.
+    let Some(mut src) = txn.meta_of(source, KeyKind::Set)? else {
         return Ok(Output::Int(0));
     };
+    txn.meta_of(destination, KeyKind::Set)?;
     if txn.sub_get(source, &src, member)?.is_none() {
         return Ok(Output::Int(0));
     }
