@@ -105,6 +105,35 @@ fn requirepass_needs_auth() {
     );
 }
 
+/// RESET returns a connection to a new one's state: RESP2, no name, and unauthenticated
+/// when a password is set.
+#[test]
+fn reset_restores_a_new_connections_state() {
+    let srv = common::Server::start_with(&["--requirepass", "s3cret"]);
+    let mut s = srv.tcp();
+    let setup = b"AUTH s3cret\r\nHELLO 3\r\n";
+    let got = common::raw_exchange(&mut s, setup, 8);
+    assert!(
+        got.starts_with(b"+OK\r\n%7"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // Drain the rest of HELLO's map before the next exchange.
+    let mut rest = [0u8; 4096];
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let _ = s.read(&mut rest);
+    let want = "+OK\r\n$1\r\nn\r\n+RESET\r\n-NOAUTH Authentication required.\r\n\
+                +OK\r\n$-1\r\n";
+    let got = common::raw_exchange(
+        &mut s,
+        b"CLIENT SETNAME n\r\nCLIENT GETNAME\r\nRESET\r\nPING\r\nAUTH s3cret\r\nCLIENT GETNAME\r\n",
+        want.len(),
+    );
+    // `$-1` is RESP2's null: the name is gone and the protocol is RESP2 again (RESP3 says `_`).
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}
+
 #[test]
 fn auth_without_a_password_configured() {
     let srv = common::Server::start();

@@ -1,5 +1,5 @@
 //! Connection commands, answered by the node with the session's state: PING, ECHO, HELLO,
-//! AUTH, SELECT, QUIT, CLIENT.
+//! AUTH, SELECT, QUIT, RESET, CLIENT.
 
 use bytes::Bytes;
 use resp::ProtocolVersion;
@@ -42,6 +42,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Closes the connection.",
     ),
     local(
+        "reset",
+        1,
+        Flags::NO_AUTH.with(Flags::FAST),
+        "Resets the connection.",
+    ),
+    local(
         "client",
         -2,
         Flags::NONE,
@@ -65,6 +71,7 @@ pub fn run(session: &mut Session, args: &[Bytes]) -> ExecResult {
             session.quit = true;
             Ok(Output::Ok)
         }
+        b"reset" => Ok(reset(session)),
         b"client" => client(session, args),
         _ => unreachable!(
             "connection::run called for {}",
@@ -79,6 +86,17 @@ fn ping(args: &[Bytes]) -> ExecResult {
         [_, message] => Ok(Output::Bulk(message.to_vec())),
         _ => err(&errors::wrong_arity("ping")),
     }
+}
+
+/// `RESET`: the connection's state as a new connection has it: RESP2, no name, read-write
+/// (after `READONLY`), and not authenticated when a password is set. (Redis also leaves
+/// MULTI, pub/sub and client tracking, which RedRaft does not have yet.)
+fn reset(session: &mut Session) -> Output {
+    session.set_protocol(ProtocolVersion::Resp2);
+    session.info.name.lock().clear();
+    session.readonly = false;
+    session.authenticated = session.node.requirepass().is_none();
+    Output::Status("RESET")
 }
 
 /// `AUTH [username] password`: only the `default` user exists.
