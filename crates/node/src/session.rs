@@ -130,7 +130,9 @@ impl Session {
                 .expect("the command table gives every command a parser or a local function");
             self.drain().await;
             if entry.spec.name == "info" {
-                // INFO counts keys on the data itself, not through a read op.
+                // INFO counts keys on the data itself, not through a read op, and local
+                // functions are synchronous, so the wait that reads get from `read_with` comes
+                // first here. TODO(#2): count keys through the read path and drop this case.
                 self.node.await_answered_applied().await;
             }
             let result = local(self, args);

@@ -451,8 +451,7 @@ impl Store {
         if consistency == ReadConsistency::Stale {
             // Stale, but never older than what this replica answered: a client reads its own
             // writes on the node that acknowledged them, as on a Redis master.
-            let answered = handle.status.answered_early.load(Ordering::Acquire);
-            wait_applied(handle, answered, self.deadline()).await?;
+            wait_answered_applied(handle, self.deadline()).await?;
             // Nothing else waited for the applied index, which an install moves only once done.
             return handle
                 .data
@@ -470,11 +469,9 @@ impl Store {
     pub async fn await_answered_applied(&self, shards: &[ShardId]) -> ClusterResult<()> {
         let deadline = self.deadline();
         for &shard in shards {
-            let Ok(handle) = self.handle(shard) else {
-                continue;
-            };
-            let index = handle.status.answered_early.load(Ordering::Acquire);
-            wait_applied(handle, index, deadline).await?;
+            if let Ok(handle) = self.handle(shard) {
+                wait_answered_applied(handle, deadline).await?;
+            }
         }
         Ok(())
     }
@@ -570,6 +567,13 @@ impl PendingProposal {
     pub async fn wait(self) -> ClusterResult<Vec<ExecResult>> {
         wait(self.deadline, self.rx).await?
     }
+}
+
+/// Waits until `handle`'s shard has applied every write this replica answered at commit (its
+/// `answered_early` index), or until `deadline`.
+async fn wait_answered_applied(handle: &ShardHandle, deadline: Instant) -> ClusterResult<()> {
+    let index = handle.status.answered_early.load(Ordering::Acquire);
+    wait_applied(handle, index, deadline).await
 }
 
 /// Waits until `handle`'s shard has applied `index`, or until `deadline`.
