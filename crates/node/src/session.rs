@@ -129,10 +129,9 @@ impl Session {
                 .local
                 .expect("the command table gives every command a parser or a local function");
             self.drain().await;
-            if entry.spec.name == "info" {
-                // INFO counts keys on the data itself, not through a read op, and local
-                // functions are synchronous, so the wait that reads get from `read_with` comes
-                // first here. TODO(#2): count keys through the read path and drop this case.
+            if entry.spec.flags.contains(Flags::READS_DATA) {
+                // Local functions are synchronous, so the wait that reads get from
+                // `read_with` (for writes answered at commit) comes first here.
                 self.node.await_answered_applied().await;
             }
             let result = local(self, args);

@@ -46,6 +46,10 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 5);
     /// Answered by the node without storage (connection and server commands).
     pub const LOCAL: Flags = Flags(1 << 6);
+    /// A local command that reads this node's shard data directly (INFO's key counts), not
+    /// through a read op: it runs once the writes this node answered at commit are applied,
+    /// the wait that reads get from the read path. Not listed by `COMMAND INFO`.
+    pub const READS_DATA: Flags = Flags(1 << 7);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 

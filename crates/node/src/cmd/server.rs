@@ -24,7 +24,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     local(
         "info",
         -1,
-        Flags::NONE,
+        Flags::READS_DATA,
         "Returns information and statistics about the server.",
     ),
     local("time", 1, Flags::FAST, "Returns the server time."),
