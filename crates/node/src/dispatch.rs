@@ -174,9 +174,6 @@ pub async fn redirect(node: &Node, route: Route, read_on_replica: bool) -> Resul
     Err(ExecError::Reply(format!("MOVED {} {addr}", slot.get())))
 }
 
-/// How often a request waiting for its shard to elect a leader looks again.
-const LEADER_POLL_MS: u64 = 5;
-
 fn cluster_down() -> ExecError {
     ExecError::Reply(errors::CLUSTER_DOWN.into())
 }
@@ -212,16 +209,10 @@ impl Node {
     /// The leader this node's replica of `shard` knows: at once when it knows one, else once
     /// it learns one, for at most the request deadline (then `-CLUSTERDOWN`).
     async fn await_local_leader(&self, shard: ShardId) -> Result<NodeId, ExecError> {
-        let deadline = self.deadline();
-        loop {
-            if let Some(leader) = self.store.leader_of(shard) {
-                return Ok(leader);
-            }
-            if Instant::now() >= deadline {
-                return Err(cluster_down());
-            }
-            tokio::time::sleep(Duration::from_millis(LEADER_POLL_MS)).await;
-        }
+        self.store
+            .await_leader(shard, self.deadline())
+            .await
+            .ok_or_else(cluster_down)
     }
 
     /// The node most likely to lead `shard`: the local store's hint, the last hint another

@@ -50,6 +50,8 @@ struct PendingRead {
 pub struct PeerStatus {
     /// The leader this peer knows of (0: none).
     pub leader: AtomicU64,
+    /// Woken (every waiter) when [`PeerStatus::leader`] changes.
+    pub leader_changed: tokio::sync::Notify,
     /// Whether the group is quiesced here (as of the last tick).
     pub quiescent: AtomicBool,
     /// Whether this replica leads a group whose only voter it is: no other node can be
@@ -427,7 +429,9 @@ impl Peer {
             let start = self.raw.raft_log().last_index();
             self.status.term_start.store(start, Ordering::Release);
         }
-        self.status.leader.store(leader, Ordering::Release);
+        if self.status.leader.swap(leader, Ordering::AcqRel) != leader {
+            self.status.leader_changed.notify_waiters();
+        }
         self.publish_sole_leader();
     }
 

@@ -487,6 +487,24 @@ impl Store {
         (id != 0).then_some(NodeId(id))
     }
 
+    /// The leader of `shard` as this node's replica knows it, waiting (woken when the replica
+    /// learns of one) until `deadline`; `None` past it, or when no replica of `shard` is here.
+    pub async fn await_leader(&self, shard: ShardId, deadline: Instant) -> Option<NodeId> {
+        let status = &self.handle(shard).ok()?.status;
+        loop {
+            let changed = status.leader_changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change between the check and the wait wakes it.
+            changed.as_mut().enable();
+            if let Some(leader) = self.leader_of(shard) {
+                return Some(leader);
+            }
+            tokio::time::timeout_at(deadline.into(), changed)
+                .await
+                .ok()?;
+        }
+    }
+
     /// Whether this node believes it leads `shard`.
     pub fn is_leader(&self, shard: ShardId) -> bool {
         self.leader_of(shard) == Some(self.node_id())
