@@ -6,10 +6,12 @@
 use bytes::Bytes;
 use storage::types::collection::ScanArgs;
 use storage::types::hash::{HashPart, HashRead, HashWrite};
-use storage::ExecError;
+use storage::types::keyspace::MissingKey;
+use storage::{ExecError, ReadOp};
 
 use super::{
-    arg_f64, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+    arg_f64, arg_i64, fail_after_lookup, is_opt, key, owned, read, write, CommandSpec, Flags,
+    KeySpec, Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -273,9 +275,8 @@ fn parse_hrandfield(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_hscan(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    read(HashRead::Scan {
-        key: key(args),
-        args: parse_scan_args(args)?,
+    plan_member_scan(args, "hash", |key, args| {
+        HashRead::Scan { key, args }.into()
     })
 }
 
@@ -306,18 +307,32 @@ pub(crate) fn parse_rand_count(
     }
 }
 
-/// `key cursor [MATCH pattern] [COUNT count]` of HSCAN, SSCAN and ZSCAN.
-pub(crate) fn parse_scan_args(args: &[Bytes]) -> Result<ScanArgs, ExecError> {
+/// The plan of HSCAN, SSCAN or ZSCAN (`key cursor [MATCH pattern] [COUNT count]`), `op`
+/// making the family's read. A bad cursor is refused at once; a bad option only once the key
+/// is known to hold a `type_name` (a missing key gets an empty page), as Redis does.
+pub(crate) fn plan_member_scan(
+    args: &[Bytes],
+    type_name: &str,
+    op: fn(Vec<u8>, ScanArgs) -> ReadOp,
+) -> Result<Plan, ExecError> {
     let cursor = std::str::from_utf8(&args[2])
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .ok_or_else(|| ExecError::Reply(errors::INVALID_CURSOR.into()))?;
+    match parse_scan_options(cursor, &args[3..]) {
+        Ok(scan) => read(op(key(args), scan)),
+        Err(e) => fail_after_lookup(&args[1], type_name, MissingKey::EmptyScan, &e),
+    }
+}
+
+/// `[MATCH pattern] [COUNT count]` after a scan's cursor.
+fn parse_scan_options(cursor: u64, options: &[Bytes]) -> Result<ScanArgs, ExecError> {
     let mut scan = ScanArgs {
         cursor,
         pattern: None,
         count: SCAN_COUNT_DEFAULT,
     };
-    let mut rest = &args[3..];
+    let mut rest = options;
     while let [opt, value, tail @ ..] = rest {
         if is_opt(opt, "match") {
             scan.pattern = Some(owned(value));

@@ -1,13 +1,14 @@
 //! List commands: parsing arguments into `storage::types::list` ops.
 
 use bytes::Bytes;
+use storage::types::keyspace::MissingKey;
 use storage::types::list::{ListRead, ListWrite};
 use storage::ExecError;
 
 use super::set::{numkeys_at_1, parse_numkeys};
 use super::{
-    arg_count, arg_i64, arg_non_negative, is_opt, key, owned, read, write, CommandSpec, Flags,
-    KeySpec, Plan, PlanCtx,
+    arg_count, arg_i64, arg_non_negative, fail_after_lookup, is_opt, key, owned, read, write,
+    CommandSpec, Flags, KeySpec, Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -248,18 +249,24 @@ fn parse_lrange(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_lindex(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    read(ListRead::Index {
-        key: key(args),
-        index: arg_i64(&args[2])?,
-    })
+    match arg_i64(&args[2]) {
+        Ok(index) => read(ListRead::Index {
+            key: key(args),
+            index,
+        }),
+        Err(e) => fail_after_lookup(&args[1], "list", MissingKey::Nil, &e),
+    }
 }
 
 fn parse_lset(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    write(ListWrite::Set {
-        key: key(args),
-        index: arg_i64(&args[2])?,
-        element: owned(&args[3]),
-    })
+    match arg_i64(&args[2]) {
+        Ok(index) => write(ListWrite::Set {
+            key: key(args),
+            index,
+            element: owned(&args[3]),
+        }),
+        Err(e) => fail_after_lookup(&args[1], "list", MissingKey::NoSuchKey, &e),
+    }
 }
 
 fn parse_linsert(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {

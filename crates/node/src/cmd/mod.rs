@@ -23,6 +23,7 @@ pub mod table;
 pub mod zset;
 
 use bytes::Bytes;
+use storage::types::keyspace::{KeyspaceRead, MissingKey};
 use storage::{ExecError, Output, ReadOp, WriteOp};
 
 use crate::errors;
@@ -275,6 +276,24 @@ pub fn owned(arg: &Bytes) -> Vec<u8> {
 /// A plan to run a read op on the shard owning the command's keys.
 pub fn read(op: impl Into<ReadOp>) -> Result<Plan, ExecError> {
     Ok(Plan::Read(op.into()))
+}
+
+/// The plan for a command whose argument failed to parse with `error` where Redis looks the
+/// key up before reading that argument: a read that replies as `missing` says for a missing
+/// key, WRONGTYPE for a key of another type than `type_name`, and `error` only for a key of
+/// that type.
+pub fn fail_after_lookup(
+    key: &[u8],
+    type_name: &str,
+    missing: MissingKey,
+    error: &ExecError,
+) -> Result<Plan, ExecError> {
+    read(KeyspaceRead::FailAfterLookup {
+        key: key.to_vec(),
+        type_name: type_name.into(),
+        missing,
+        error: errors::exec_error_text(error),
+    })
 }
 
 /// A plan to propose a write op to the shard owning the command's keys.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use storage::types::set::{SetAlgebra, SetRead, SetWrite};
 use storage::ExecError;
 
-use super::hash::{parse_rand_count, parse_scan_args};
+use super::hash::{parse_rand_count, plan_member_scan};
 use super::{
     arg_count, arg_non_negative, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec,
     Plan, PlanCtx,
@@ -350,8 +350,5 @@ pub(crate) fn parse_intercard(args: &[Bytes]) -> Result<(Vec<Vec<u8>>, u64), Exe
 }
 
 fn parse_sscan(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    read(SetRead::Scan {
-        key: key(args),
-        args: parse_scan_args(args)?,
-    })
+    plan_member_scan(args, "set", |key, args| SetRead::Scan { key, args }.into())
 }

@@ -4,11 +4,13 @@
 //! from [`PlanCtx::now_ms`], so the op replicas apply is the same everywhere.
 
 use bytes::Bytes;
+use storage::types::keyspace::MissingKey;
 use storage::types::string::{ExpiryChange, SetCond, StringRead, StringWrite};
 use storage::ExecError;
 
 use super::{
-    arg_f64, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec, Plan, PlanCtx,
+    arg_f64, arg_i64, fail_after_lookup, is_opt, key, owned, read, write, CommandSpec, Flags,
+    KeySpec, Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -384,7 +386,11 @@ fn parse_getdel(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 fn parse_getex(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     let opts = parse_string_opts(&args[2..], false)?;
     let expiry = match opts.expiry {
-        Some((unit, value)) => ExpiryChange::At(expire_at_ms(ctx, value, unit, "getex")?),
+        // Redis checks the key before the expiry's value (but after the options' syntax).
+        Some((unit, value)) => match expire_at_ms(ctx, value, unit, "getex") {
+            Ok(at_ms) => ExpiryChange::At(at_ms),
+            Err(e) => return fail_after_lookup(&args[1], "string", MissingKey::Nil, &e),
+        },
         None if opts.persist => ExpiryChange::Clear,
         // GETEX without options changes nothing: a plain read.
         None => return read(StringRead::Get { key: key(args) }),

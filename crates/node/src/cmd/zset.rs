@@ -6,7 +6,7 @@ use storage::types::zset::range::{LexBound, LexRange, RangeBy, RangeSpec, ScoreR
 use storage::types::zset::{ZAddFlags, ZSetRead, ZSetWrite};
 use storage::ExecError;
 
-use super::hash::{parse_rand_count, parse_scan_args};
+use super::hash::{parse_rand_count, plan_member_scan};
 use super::list::parse_mpop;
 use super::set::{numkeys_at_1, numkeys_positions, parse_intercard};
 use super::{
@@ -558,8 +558,7 @@ fn parse_zrandmember(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_zscan(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    read(ZSetRead::Scan {
-        key: key(args),
-        args: parse_scan_args(args)?,
+    plan_member_scan(args, "zset", |key, args| {
+        ZSetRead::Scan { key, args }.into()
     })
 }

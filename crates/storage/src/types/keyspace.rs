@@ -51,6 +51,7 @@ use crate::error::StorageError;
 use crate::glob;
 use crate::keys::{self, KeyKind, Meta};
 use crate::output::{ExecError, ExecResult, Output};
+use crate::types::collection::ScanPage;
 
 /// The highest slot number.
 const SLOT_LAST: u16 = 0x3FFF;
@@ -225,6 +226,31 @@ pub enum KeyspaceRead {
         /// Keys to return at most.
         count: u64,
     },
+    /// A command with an argument that does not parse, answered in Redis's order: Redis
+    /// looks the key up before it reads that argument (LINDEX, LSET, GETEX), so a missing key
+    /// gets `missing`, a key of another type than `type_name` WRONGTYPE, and only a key of
+    /// that type the argument's `error`.
+    FailAfterLookup {
+        /// The key.
+        key: Vec<u8>,
+        /// The type the command works on, as `TYPE` names it.
+        type_name: String,
+        /// The reply to a missing key.
+        missing: MissingKey,
+        /// The argument's error reply: its full text without the leading `-`.
+        error: String,
+    },
+}
+
+/// What [`KeyspaceRead::FailAfterLookup`] answers for a missing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissingKey {
+    /// A nil reply (LINDEX, GETEX).
+    Nil,
+    /// `ERR no such key` (LSET).
+    NoSuchKey,
+    /// An empty, final scan page (HSCAN, SSCAN, ZSCAN).
+    EmptyScan,
 }
 
 impl KeyspaceRead {
@@ -242,6 +268,20 @@ impl KeyspaceRead {
                 let name = reader.meta(key)?.map_or("none", |m| m.kind.type_name());
                 Ok(Output::Status(name))
             }
+            KeyspaceRead::FailAfterLookup {
+                key,
+                type_name,
+                missing,
+                error,
+            } => match reader.meta(key)? {
+                None => match missing {
+                    MissingKey::Nil => Ok(Output::Nil),
+                    MissingKey::NoSuchKey => Err(ExecError::NoSuchKey),
+                    MissingKey::EmptyScan => Ok(ScanPage::default().into_output(|_, _| Vec::new())),
+                },
+                Some(meta) if meta.kind.type_name() != type_name => Err(ExecError::WrongType),
+                Some(_) => Err(ExecError::Reply(error.clone())),
+            },
             KeyspaceRead::Ttl { key, kind } => ttl(reader, key, *kind),
             KeyspaceRead::Keys { pattern } => keys_matching(reader, pattern),
             KeyspaceRead::Scan {
@@ -731,6 +771,46 @@ mod tests {
                 .apply(1, &WriteEntry { now_ms: T0_MS, ops })
                 .unwrap()
                 .unwrap();
+        }
+
+        #[test]
+        fn fail_after_lookup_answers_missing_then_type_then_the_error() {
+            let dir = tempfile::tempdir().unwrap();
+            let (_db, store) = open(dir.path());
+            filled(&store);
+            let check = |key: &str, missing: MissingKey| {
+                let op = ReadOp::Keyspace(KeyspaceRead::FailAfterLookup {
+                    key: key.into(),
+                    type_name: "hash".into(),
+                    missing,
+                    error: "ERR bad argument".into(),
+                });
+                match store.read(T0_MS, &op) {
+                    Ok(out) => format!("{out:?}"),
+                    Err(ExecError::Reply(text)) => text,
+                    Err(e) => format!("{e}"),
+                }
+            };
+            assert_eq!(check("nokey", MissingKey::Nil), "Nil");
+            assert_eq!(check("nokey", MissingKey::NoSuchKey), "no such key");
+            assert_eq!(
+                check("nokey", MissingKey::EmptyScan),
+                format!(
+                    "{:?}",
+                    Output::Array(vec![Output::bulk("0"), Output::Array(Vec::new())])
+                )
+            );
+            assert_eq!(check("{t}a", MissingKey::Nil), "wrong type");
+            assert_eq!(check("{t}h", MissingKey::Nil), "ERR bad argument");
+            // `{t}x` expires at T0 + 1000: a key from then on, missing once that time comes.
+            let op = ReadOp::Keyspace(KeyspaceRead::FailAfterLookup {
+                key: b"{t}x".to_vec(),
+                type_name: "string".into(),
+                missing: MissingKey::Nil,
+                error: "ERR bad argument".into(),
+            });
+            assert_eq!(store.read(T0_MS + 1_000, &op).unwrap(), Output::Nil);
+            assert!(store.read(T0_MS, &op).is_err());
         }
 
         #[test]
