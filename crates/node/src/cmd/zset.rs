@@ -94,7 +94,11 @@ fn store_keys(args: &[Bytes]) -> Vec<usize> {
 }
 
 fn parse_zadd(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    let mut flags = ZAddFlags::default();
+    plan_zadd(args, ZAddFlags::default())
+}
+
+/// ZADD's plan, starting from `flags` and adding the ones `args` give.
+fn plan_zadd(args: &[Bytes], mut flags: ZAddFlags) -> Result<Plan, ExecError> {
     let mut at = 2;
     while let Some(arg) = args.get(at) {
         let flag = match () {
@@ -144,16 +148,14 @@ fn check_zadd_flags(flags: ZAddFlags, pairs: usize) -> Result<(), ExecError> {
     Ok(())
 }
 
+/// Redis runs ZINCRBY as ZADD with INCR, so ZADD's flags parse here too (with ZINCRBY's
+/// fixed arity, a flag leaves one argument and is a syntax error).
 fn parse_zincrby(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     let flags = ZAddFlags {
         incr: true,
         ..ZAddFlags::default()
     };
-    write(ZSetWrite::Add {
-        key: key(args),
-        flags,
-        items: vec![(arg_f64(&args[2])?, owned(&args[3]))],
-    })
+    plan_zadd(args, flags)
 }
 
 fn parse_zrem(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
