@@ -288,9 +288,20 @@ pub fn fail_after_lookup(
     missing: MissingKey,
     error: &ExecError,
 ) -> Result<Plan, ExecError> {
+    fail_after_lookups(vec![key.to_vec()], &[type_name], missing, error)
+}
+
+/// [`fail_after_lookup`] for a command with several keys, which Redis looks up in order;
+/// a key may hold any of `type_names`.
+pub fn fail_after_lookups(
+    keys: Vec<Vec<u8>>,
+    type_names: &[&str],
+    missing: MissingKey,
+    error: &ExecError,
+) -> Result<Plan, ExecError> {
     read(KeyspaceRead::FailAfterLookup {
-        key: key.to_vec(),
-        type_name: type_name.into(),
+        keys,
+        type_names: type_names.iter().map(|t| (*t).to_owned()).collect(),
         missing,
         error: errors::exec_error_text(error),
     })

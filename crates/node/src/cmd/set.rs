@@ -328,14 +328,19 @@ fn parse_sintercard(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 
 /// `numkeys key... [LIMIT limit]` of SINTERCARD and ZINTERCARD (numkeys already checked >= 1
 /// by the caller for ZINTERCARD's own text).
-pub(crate) fn parse_intercard(args: &[Bytes]) -> Result<(Vec<Vec<u8>>, u64), ExecError> {
+fn parse_intercard(args: &[Bytes]) -> Result<(Vec<Vec<u8>>, u64), ExecError> {
     let n = parse_numkeys(args, 1)?;
     if n > args.len() - 2 {
         return Err(ExecError::Reply(errors::NUMKEYS_TOO_MANY.into()));
     }
     let keys = args[2..2 + n].iter().map(owned).collect();
+    Ok((keys, parse_card_limit(&args[2 + n..])?))
+}
+
+/// The `[LIMIT limit]` after SINTERCARD's or ZINTERCARD's keys (0: no limit).
+pub(crate) fn parse_card_limit(opts: &[Bytes]) -> Result<u64, ExecError> {
     let mut limit = 0u64;
-    let mut opts = &args[2 + n..];
+    let mut opts = opts;
     while let [opt, value, tail @ ..] = opts {
         if !is_opt(opt, "limit") {
             return Err(ExecError::Syntax);
@@ -346,7 +351,7 @@ pub(crate) fn parse_intercard(args: &[Bytes]) -> Result<(Vec<Vec<u8>>, u64), Exe
     if !opts.is_empty() {
         return Err(ExecError::Syntax);
     }
-    Ok((keys, limit))
+    Ok(limit)
 }
 
 fn parse_sscan(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {

@@ -1,6 +1,7 @@
 //! Sorted-set commands: parsing arguments into `storage::types::zset` ops.
 
 use bytes::Bytes;
+use storage::types::keyspace::MissingKey;
 use storage::types::zset::algebra::{Aggregate, Combine, ZAlgebra};
 use storage::types::zset::range::{LexBound, LexRange, RangeBy, RangeSpec, ScoreRange};
 use storage::types::zset::{ZAddFlags, ZSetRead, ZSetWrite};
@@ -8,10 +9,10 @@ use storage::ExecError;
 
 use super::hash::{parse_rand_count, plan_member_scan};
 use super::list::parse_mpop;
-use super::set::{numkeys_at_1, numkeys_positions, parse_intercard};
+use super::set::{numkeys_at_1, numkeys_positions, parse_card_limit};
 use super::{
-    arg_count, arg_f64, arg_i64, is_opt, key, owned, read, write, CommandSpec, Flags, KeySpec,
-    Plan, PlanCtx,
+    arg_count, arg_f64, arg_i64, fail_after_lookups, is_opt, key, owned, read, write, CommandSpec,
+    Flags, KeySpec, Plan, PlanCtx,
 };
 use crate::errors;
 
@@ -441,15 +442,9 @@ fn parse_zremrangebylex(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> 
     })
 }
 
-/// Parses `numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` starting at
-/// `args[at]`, as Redis's `zunionInterDiffGenericCommand` does. `store`: the STORE form (no
-/// WITHSCORES).
-fn parse_combine(
-    args: &[Bytes],
-    at: usize,
-    algebra: ZAlgebra,
-    store: bool,
-) -> Result<(Combine, bool), ExecError> {
+/// The `numkeys key...` of the ZUNION family at `args[at]`: numkeys problems are refused at
+/// once, before any key is looked up, as Redis does.
+fn combine_keys(args: &[Bytes], at: usize) -> Result<Vec<Vec<u8>>, ExecError> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let n = arg_i64(&args[at])?;
     let n = usize::try_from(n)
@@ -459,7 +454,18 @@ fn parse_combine(
     if n > args.len() - at - 1 {
         return Err(ExecError::Syntax);
     }
-    let keys = args[at + 1..at + 1 + n].iter().map(owned).collect();
+    Ok(args[at + 1..at + 1 + n].iter().map(owned).collect())
+}
+
+/// The options after the keys of the ZUNION family (WEIGHTS, AGGREGATE, and WITHSCORES
+/// unless `store`), into a [`Combine`] of `keys`; whether WITHSCORES was given.
+fn combine_options(
+    opts: &[Bytes],
+    keys: Vec<Vec<u8>>,
+    algebra: ZAlgebra,
+    store: bool,
+) -> Result<(Combine, bool), ExecError> {
+    let n = keys.len();
     let mut combine = Combine {
         keys,
         weights: Vec::new(),
@@ -467,7 +473,7 @@ fn parse_combine(
         algebra,
     };
     let mut with_scores = false;
-    let mut opts = &args[at + 1 + n..];
+    let mut opts = opts;
     while let [opt, tail @ ..] = opts {
         opts = tail;
         if algebra != ZAlgebra::Diff && is_opt(opt, "weights") && tail.len() >= n {
@@ -496,19 +502,42 @@ fn parse_combine(
     Ok((combine, with_scores))
 }
 
+/// The ZUNION family's source keys hold sorted sets or sets (read as scores of 1).
+const COMBINE_TYPES: [&str; 2] = ["zset", "set"];
+
+/// The plan of a ZUNION-family command whose `keys` start at `args[at]`, `plan` making the
+/// op. Redis looks the source keys up before it reads the options, so a bad option is
+/// answered only once no source key has the wrong type.
+fn plan_combine(
+    args: &[Bytes],
+    at: usize,
+    algebra: ZAlgebra,
+    store: bool,
+    plan: impl FnOnce(Combine, bool) -> Result<Plan, ExecError>,
+) -> Result<Plan, ExecError> {
+    let keys = combine_keys(args, at)?;
+    let opts = &args[at + 1 + keys.len()..];
+    match combine_options(opts, keys.clone(), algebra, store) {
+        Ok((combine, with_scores)) => plan(combine, with_scores),
+        Err(e) => fail_after_lookups(keys, &COMBINE_TYPES, MissingKey::Skip, &e),
+    }
+}
+
 fn combine_read(args: &[Bytes], algebra: ZAlgebra) -> Result<Plan, ExecError> {
-    let (combine, with_scores) = parse_combine(args, 1, algebra, false)?;
-    read(ZSetRead::Combine {
-        combine,
-        with_scores,
+    plan_combine(args, 1, algebra, false, |combine, with_scores| {
+        read(ZSetRead::Combine {
+            combine,
+            with_scores,
+        })
     })
 }
 
 fn combine_store(args: &[Bytes], algebra: ZAlgebra) -> Result<Plan, ExecError> {
-    let (combine, _) = parse_combine(args, 2, algebra, true)?;
-    write(ZSetWrite::Store {
-        destination: key(args),
-        combine,
+    plan_combine(args, 2, algebra, true, |combine, _| {
+        write(ZSetWrite::Store {
+            destination: key(args),
+            combine,
+        })
     })
 }
 
@@ -545,8 +574,12 @@ fn parse_zintercard(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     if n as u64 > (args.len() - 2) as u64 {
         return Err(ExecError::Syntax);
     }
-    let (keys, limit) = parse_intercard(args)?;
-    read(ZSetRead::InterCard { keys, limit })
+    // Unlike SINTERCARD, Redis looks ZINTERCARD's keys up before it reads LIMIT.
+    let keys: Vec<Vec<u8>> = args[2..2 + n as usize].iter().map(owned).collect();
+    match parse_card_limit(&args[2 + keys.len()..]) {
+        Ok(limit) => read(ZSetRead::InterCard { keys, limit }),
+        Err(e) => fail_after_lookups(keys, &COMBINE_TYPES, MissingKey::Skip, &e),
+    }
 }
 
 fn parse_zrandmember(ctx: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {

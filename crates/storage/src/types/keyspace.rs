@@ -227,15 +227,15 @@ pub enum KeyspaceRead {
         count: u64,
     },
     /// A command with an argument that does not parse, answered in Redis's order: Redis
-    /// looks the key up before it reads that argument (LINDEX, LSET, GETEX), so a missing key
-    /// gets `missing`, a key of another type than `type_name` WRONGTYPE, and only a key of
-    /// that type the argument's `error`.
+    /// looks its keys up before it reads that argument (LINDEX, LSET, GETEX, the member scans,
+    /// ZUNION and its family), so, key by key, a missing key gets `missing` and a key of none
+    /// of the `type_names` WRONGTYPE; only when every key passes comes the argument's `error`.
     FailAfterLookup {
-        /// The key.
-        key: Vec<u8>,
-        /// The type the command works on, as `TYPE` names it.
-        type_name: String,
-        /// The reply to a missing key.
+        /// The keys, in the order Redis looks them up.
+        keys: Vec<Vec<u8>>,
+        /// The types the command works on, as `TYPE` names them.
+        type_names: Vec<String>,
+        /// What a missing key gets.
         missing: MissingKey,
         /// The argument's error reply: its full text without the leading `-`.
         error: String,
@@ -251,6 +251,8 @@ pub enum MissingKey {
     NoSuchKey,
     /// An empty, final scan page (HSCAN, SSCAN, ZSCAN).
     EmptyScan,
+    /// Nothing: the next key is looked up (ZUNION and its family read it as empty).
+    Skip,
 }
 
 impl KeyspaceRead {
@@ -269,19 +271,11 @@ impl KeyspaceRead {
                 Ok(Output::Status(name))
             }
             KeyspaceRead::FailAfterLookup {
-                key,
-                type_name,
+                keys,
+                type_names,
                 missing,
                 error,
-            } => match reader.meta(key)? {
-                None => match missing {
-                    MissingKey::Nil => Ok(Output::Nil),
-                    MissingKey::NoSuchKey => Err(ExecError::NoSuchKey),
-                    MissingKey::EmptyScan => Ok(ScanPage::default().into_output(|_, _| Vec::new())),
-                },
-                Some(meta) if meta.kind.type_name() != type_name => Err(ExecError::WrongType),
-                Some(_) => Err(ExecError::Reply(error.clone())),
-            },
+            } => fail_after_lookup(reader, keys, type_names, *missing, error),
             KeyspaceRead::Ttl { key, kind } => ttl(reader, key, *kind),
             KeyspaceRead::Keys { pattern } => keys_matching(reader, pattern),
             KeyspaceRead::Scan {
@@ -407,6 +401,33 @@ fn user_key_of(meta_key: &[u8]) -> &[u8] {
     keys::parse_meta_key(meta_key)
         .expect("scan_metas visits metadata keys only")
         .1
+}
+
+/// See [`KeyspaceRead::FailAfterLookup`].
+fn fail_after_lookup(
+    reader: &dyn Reader,
+    keys: &[Vec<u8>],
+    type_names: &[String],
+    missing: MissingKey,
+    error: &str,
+) -> ExecResult {
+    for key in keys {
+        match reader.meta(key)? {
+            None => match missing {
+                MissingKey::Nil => return Ok(Output::Nil),
+                MissingKey::NoSuchKey => return Err(ExecError::NoSuchKey),
+                MissingKey::EmptyScan => {
+                    return Ok(ScanPage::default().into_output(|_, _| Vec::new()))
+                }
+                MissingKey::Skip => {}
+            },
+            Some(meta) if !type_names.iter().any(|t| t == meta.kind.type_name()) => {
+                return Err(ExecError::WrongType)
+            }
+            Some(_) => {}
+        }
+    }
+    Err(ExecError::Reply(error.to_owned()))
 }
 
 fn keys_matching(reader: &dyn Reader, pattern: &[u8]) -> ExecResult {
@@ -778,39 +799,49 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let (_db, store) = open(dir.path());
             filled(&store);
-            let check = |key: &str, missing: MissingKey| {
-                let op = ReadOp::Keyspace(KeyspaceRead::FailAfterLookup {
-                    key: key.into(),
-                    type_name: "hash".into(),
+            let op = |keys: &[&str], types: &[&str], missing| {
+                ReadOp::Keyspace(KeyspaceRead::FailAfterLookup {
+                    keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+                    type_names: types.iter().map(|t| (*t).to_owned()).collect(),
                     missing,
                     error: "ERR bad argument".into(),
-                });
-                match store.read(T0_MS, &op) {
-                    Ok(out) => format!("{out:?}"),
-                    Err(ExecError::Reply(text)) => text,
-                    Err(e) => format!("{e}"),
-                }
+                })
             };
-            assert_eq!(check("nokey", MissingKey::Nil), "Nil");
-            assert_eq!(check("nokey", MissingKey::NoSuchKey), "no such key");
+            let check = |keys: &[&str], missing: MissingKey| match store
+                .read(T0_MS, &op(keys, &["hash"], missing))
+            {
+                Ok(out) => format!("{out:?}"),
+                Err(ExecError::Reply(text)) => text,
+                Err(e) => format!("{e}"),
+            };
+            assert_eq!(check(&["nokey"], MissingKey::Nil), "Nil");
+            assert_eq!(check(&["nokey"], MissingKey::NoSuchKey), "no such key");
+            let empty_page = Output::Array(vec![Output::bulk("0"), Output::Array(Vec::new())]);
             assert_eq!(
-                check("nokey", MissingKey::EmptyScan),
-                format!(
-                    "{:?}",
-                    Output::Array(vec![Output::bulk("0"), Output::Array(Vec::new())])
-                )
+                check(&["nokey"], MissingKey::EmptyScan),
+                format!("{empty_page:?}")
             );
-            assert_eq!(check("{t}a", MissingKey::Nil), "wrong type");
-            assert_eq!(check("{t}h", MissingKey::Nil), "ERR bad argument");
-            // `{t}x` expires at T0 + 1000: a key from then on, missing once that time comes.
-            let op = ReadOp::Keyspace(KeyspaceRead::FailAfterLookup {
-                key: b"{t}x".to_vec(),
-                type_name: "string".into(),
-                missing: MissingKey::Nil,
-                error: "ERR bad argument".into(),
-            });
-            assert_eq!(store.read(T0_MS + 1_000, &op).unwrap(), Output::Nil);
-            assert!(store.read(T0_MS, &op).is_err());
+            assert_eq!(check(&["{t}a"], MissingKey::Nil), "wrong type");
+            assert_eq!(check(&["{t}h"], MissingKey::Nil), "ERR bad argument");
+            // Key by key: a missing key skipped, then the first key of another type.
+            assert_eq!(
+                check(&["nokey", "{t}h", "{t}a"], MissingKey::Skip),
+                "wrong type"
+            );
+            assert_eq!(
+                check(&["nokey", "{t}h"], MissingKey::Skip),
+                "ERR bad argument"
+            );
+            assert_eq!(check(&["nokey", "{t}a"], MissingKey::Nil), "Nil");
+            let either = op(&["{t}a", "{t}h"], &["hash", "string"], MissingKey::Skip);
+            assert!(matches!(
+                store.read(T0_MS, &either),
+                Err(ExecError::Reply(_))
+            ));
+            // `{t}x` expires at T0 + 1000: a key before then, missing from then on.
+            let expiring = op(&["{t}x"], &["string"], MissingKey::Nil);
+            assert_eq!(store.read(T0_MS + 1_000, &expiring).unwrap(), Output::Nil);
+            assert!(store.read(T0_MS, &expiring).is_err());
         }
 
         #[test]
