@@ -94,11 +94,19 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Flushes the column families that took no write since the last call (off the runtime's
-/// threads: it reads a property of every column family).
+/// Flushes the column families that took no write since the last call, and gives busy ones
+/// memtable bloom filters (off the runtime's threads: it reads a property of every column
+/// family).
 async fn flush_idle(node: &Arc<Node>) {
     let db = Arc::clone(&node.db);
-    match tokio::task::spawn_blocking(move || db.flush_idle()).await {
+    let upkeep = move || {
+        let bloomed = db.maybe_bloom_busy_memtables()?;
+        if bloomed > 0 {
+            tracing::debug!(bloomed, "memtable bloom filters for busy column families");
+        }
+        db.flush_idle()
+    };
+    match tokio::task::spawn_blocking(upkeep).await {
         Ok(Ok(0)) => {}
         Ok(Ok(flushed)) => tracing::debug!(flushed, "flushed idle column families"),
         Ok(Err(e)) => tracing::warn!(error = %e, "flushing idle column families failed"),
