@@ -1,6 +1,7 @@
 //! The node's periodic work, every [`CRON_PERIOD_MS`]: active expiry of keys, the
 //! operations-per-second sample `INFO` reports, and, every `--idle-flush-ms`, flushing the
-//! column families that went idle (`storage::Db::flush_idle`).
+//! column families that went idle and giving busy shards memtable bloom filters
+//! (`storage::Db::tend_memtables`).
 //!
 //! Active expiry: reads never return expired keys, but nobody may read them again, so each
 //! cycle visits up to `expire_shards_per_cycle_max` of the shards this node leads (rotating),
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use router::ShardId;
 use storage::types::keyspace::{KeyspaceRead, KeyspaceWrite};
-use storage::{Output, ReadOp, WriteEntry, WriteOp};
+use storage::{MemtableUpkeep, Output, ReadOp, WriteEntry, WriteOp};
 use tokio::sync::watch;
 
 use crate::config::ReadMode;
@@ -57,7 +58,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
             last_commands = now;
         }
         if idle_flush_ticks > 0 && tick.is_multiple_of(idle_flush_ticks) {
-            flush_idle(&node).await;
+            tend_memtables(&node).await;
         }
         // The leader removes expired keys through the log; replicas converge by applying.
         // Leadership moves rarely: the list is refreshed once a second.
@@ -94,23 +95,20 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Flushes the column families that took no write since the last call, and gives busy ones
-/// memtable bloom filters (off the runtime's threads: it reads a property of every column
-/// family).
-async fn flush_idle(node: &Arc<Node>) {
+/// Flushes the column families that took no write since the last call and gives busy shards
+/// memtable bloom filters (`storage::Db::tend_memtables`; off the runtime's threads: it reads
+/// a property of every column family).
+async fn tend_memtables(node: &Arc<Node>) {
     let db = Arc::clone(&node.db);
-    let upkeep = move || {
-        let bloomed = db.maybe_bloom_busy_memtables()?;
-        if bloomed > 0 {
-            tracing::debug!(bloomed, "memtable bloom filters for busy column families");
-        }
-        db.flush_idle()
-    };
-    match tokio::task::spawn_blocking(upkeep).await {
-        Ok(Ok(0)) => {}
-        Ok(Ok(flushed)) => tracing::debug!(flushed, "flushed idle column families"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "flushing idle column families failed"),
-        Err(e) => tracing::warn!(error = %e, "flushing idle column families panicked"),
+    match tokio::task::spawn_blocking(move || db.tend_memtables()).await {
+        Ok(Ok(done)) if done == MemtableUpkeep::default() => {}
+        Ok(Ok(done)) => tracing::debug!(
+            flushed = done.flushed,
+            bloomed = done.bloomed,
+            "flushed idle column families, gave busy shards memtable bloom filters"
+        ),
+        Ok(Err(e)) => tracing::warn!(error = %e, "memtable upkeep failed"),
+        Err(e) => tracing::warn!(error = %e, "memtable upkeep panicked"),
     }
 }
 

@@ -87,7 +87,7 @@ impl Node {
     pub async fn await_answered_applied(&self) {
         let shards = self.local_shards();
         if let Err(e) = self.store.await_answered_applied(&shards).await {
-            tracing::debug!(error = %e, "INFO counts keys before every answered write is applied");
+            tracing::debug!(error = %e, "reading the data before every answered write is applied");
         }
     }
 

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cluster_proc;
+mod seed;
 
 use std::collections::BTreeSet;
 use std::time::Instant;

@@ -4,6 +4,7 @@
 //! which catches up.
 
 mod cluster_common;
+mod seed;
 
 use cluster_common::{entry, incr, only_output, set, sim_seed, Cluster};
 use raft::NodeId;

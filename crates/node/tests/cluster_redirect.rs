@@ -13,6 +13,7 @@
 
 mod cluster_proc;
 mod common;
+mod seed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};

@@ -5,6 +5,7 @@
 //! `SIM_SEED` (or the clock) and print it.
 
 mod cluster_common;
+mod seed;
 
 use std::time::{Duration, Instant};
 

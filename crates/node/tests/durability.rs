@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod seed;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,20 +26,6 @@ struct Acked {
     incrs: u64,
     pushes: Vec<String>,
     hsets: Vec<(String, String)>,
-}
-
-fn seed() -> u64 {
-    let seed = std::env::var("DURABILITY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("durability seed: {seed} (replay with DURABILITY_SEED={seed})");
-    seed
 }
 
 /// Writes until `stop` or an error (the server died), recording every acknowledged write.
@@ -170,7 +157,7 @@ fn run_writers(
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    let seed = seed();
+    let seed = seed::from_env("DURABILITY_SEED");
     let mut srv = common::Server::start();
     let acked = run_writers(&mut srv, seed, common::Server::kill9);
     let n: usize = acked
@@ -193,7 +180,7 @@ fn log_files_reused(srv: &common::Server) -> usize {
 
 #[test]
 fn acknowledged_writes_survive_kill_9_with_recycled_log_files() {
-    let seed = seed();
+    let seed = seed::from_env("DURABILITY_SEED");
     // Tiny memtables and log cap: the write-ahead log's files fill, go obsolete and are
     // overwritten in place (recycled) many times before the crash, so recovery reads files
     // that end in records of their previous use.
@@ -241,7 +228,7 @@ fn idle_column_families_are_flushed_so_log_files_are_recycled() {
 
 #[test]
 fn sigterm_exits_0_and_loses_nothing() {
-    let seed = seed();
+    let seed = seed::from_env("DURABILITY_SEED");
     let mut srv = common::Server::start();
     let stopped = std::cell::Cell::new(None);
     let acked = run_writers(&mut srv, seed, |srv| stopped.set(Some(srv.terminate())));

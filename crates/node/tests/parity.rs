@@ -3,9 +3,10 @@
 //! two replies must be equal, error texts included, in RESP2 and again in RESP3.
 //!
 //! The case files hold deterministic commands only: no random replies (SRANDMEMBER, SPOP with a
-//! count...), no replies whose order Redis leaves open (KEYS, SMEMBERS of several members), and
-//! none of the deviations DESIGN.md lists ("Known deviations from Redis 7"). A line is
-//! one command, split at spaces; `"..."` quotes an argument with spaces or an empty one.
+//! count...) and none of the deviations DESIGN.md lists ("Known deviations from Redis 7");
+//! replies whose order Redis leaves open (KEYS, SMEMBERS, HGETALL...) are compared sorted. A
+//! line is one command, split at spaces; `"..."` quotes an argument with spaces or an empty
+//! one.
 //!
 //! A second test sends both servers the same random commands (names and arguments drawn from
 //! small pools, so keys collide and types clash) and requires equal replies too. It is seeded:
@@ -14,6 +15,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod seed;
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -432,20 +434,6 @@ const RANDOM_COMMANDS_PER_PROTOCOL: usize = 3_000;
 /// Commands between two FLUSHALLs, so that keys build up some state but not too much.
 const RANDOM_RUN_LEN: usize = 40;
 
-fn parity_seed() -> u64 {
-    let seed = std::env::var("PARITY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("parity seed: {seed} (replay with PARITY_SEED={seed})");
-    seed
-}
-
 fn random_command(rng: &mut OpRng) -> Vec<String> {
     fn pick(rng: &mut OpRng, pool: &[&'static str]) -> &'static str {
         pool[rng.below(pool.len() as u64) as usize]
@@ -459,7 +447,7 @@ fn random_command(rng: &mut OpRng) -> Vec<String> {
 
 #[test]
 fn random_commands_get_redis_servers_replies() {
-    let seed = parity_seed();
+    let seed = seed::from_env("PARITY_SEED");
     let mut rng = OpRng::new(seed);
     let redis = RedisServer::start();
     let redraft = common::Server::start();

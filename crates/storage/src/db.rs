@@ -10,7 +10,7 @@
 //! column families stay near `block_cache_bytes + memtable_budget_bytes` plus index and filter
 //! blocks, which are charged to the block cache too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -83,11 +83,8 @@ pub struct Db {
     snapshots: SnapshotRegistry,
     /// Set by [`Db::close`]: compaction filters stop taking handles to this DB.
     closing: AtomicBool,
-    /// Every column family by name, with the entry count of its active memtable at the last
-    /// [`Db::flush_idle`].
-    memtables_seen: Mutex<HashMap<String, u64>>,
-    /// The column families whose memtables got a bloom filter ([`Db::maybe_bloom_busy_memtables`]).
-    memtables_bloomed: Mutex<HashSet<String>>,
+    /// Every column family by name, with what the last [`Db::tend_memtables`] saw of it.
+    memtables_seen: Mutex<HashMap<String, MemtableSeen>>,
 }
 
 impl Db {
@@ -170,8 +167,12 @@ impl Db {
             gc_link: GcLink::clone(&gc_link),
             snapshots: SnapshotRegistry::default(),
             closing: AtomicBool::new(false),
-            memtables_seen: Mutex::new(names.into_iter().map(|n| (n, 0)).collect()),
-            memtables_bloomed: Mutex::new(HashSet::new()),
+            memtables_seen: Mutex::new(
+                names
+                    .into_iter()
+                    .map(|n| (n, MemtableSeen::default()))
+                    .collect(),
+            ),
         });
         gc_link
             .set(Arc::downgrade(&db))
@@ -209,7 +210,7 @@ impl Db {
             );
             self.rocks.create_cf(&name, &opts)?;
         }
-        self.memtables_seen.lock().entry(name).or_insert(0);
+        self.memtables_seen.lock().entry(name).or_default();
         Ok(())
     }
 
@@ -220,7 +221,6 @@ impl Db {
             self.rocks.drop_cf(&name)?;
         }
         self.memtables_seen.lock().remove(&name);
-        self.memtables_bloomed.lock().remove(&name);
         Ok(())
     }
 
@@ -279,22 +279,31 @@ impl Db {
         Ok(self.rocks.flush_wal(true)?)
     }
 
-    /// Starts a flush (without waiting for it) of every column family whose memtable holds
-    /// writes but took none since the previous call; returns how many.
+    /// Periodic upkeep of every column family's memtable, from one look at its entry count:
     ///
-    /// Called periodically. A log file stays alive until every column family with writes in
-    /// it has flushed them, so one idle column family (the routing table's metadata shard, a
-    /// shard nobody writes) would keep every log file written since its last write until
-    /// [`StorageConfig::wal_bytes_max`] forces a flush. Meanwhile no log file becomes obsolete,
-    /// so none is recycled, and every fsync of a growing new file writes its inode too: on
-    /// this project's test machines an fdatasync after an append took about 230 µs, after an
-    /// overwrite in place about 150 µs. Flushing what went idle lets log files retire and be
-    /// reused as soon as the busy column families flush.
-    pub fn flush_idle(&self) -> Result<usize, StorageError> {
+    /// - **Flushes what went idle.** A column family whose memtable holds writes but took
+    ///   none since the previous call is flushed (without waiting). A log file stays alive
+    ///   until every column family with writes in it has flushed them, so one idle column
+    ///   family (the routing table's metadata shard, a shard nobody writes) would keep every
+    ///   log file written since its last write until [`StorageConfig::wal_bytes_max`] forces
+    ///   a flush. Meanwhile no log file becomes obsolete, so none is recycled, and every fsync
+    ///   of a growing new file writes its inode too: on this project's test machines an
+    ///   fdatasync after an append took about 230 µs, after an overwrite in place about
+    ///   150 µs. Flushing what went idle lets log files retire and be reused as soon as the
+    ///   busy column families flush.
+    /// - **Gives busy shards a memtable bloom filter.** A shard column family whose memtable
+    ///   holds at least [`MEMTABLE_BLOOM_ENTRIES_MIN`] entries gets one, from its next
+    ///   memtable on. A point lookup searches the active and immutable memtables' skip lists
+    ///   before the table files, about a quarter of the I/O thread's time under pipelined
+    ///   GETs; the filter skips the search for a key the memtable does not hold (CPU per GET
+    ///   at `-P 16` fell by 17% and GET/s rose by 20%, three alternating pairs). It costs
+    ///   [`MEMTABLE_BLOOM_RATIO`] of the write buffer per memtable, allocated with the
+    ///   memtable, so idle shards, which would never use it, do not get one.
+    pub fn tend_memtables(&self) -> Result<MemtableUpkeep, StorageError> {
         let mut seen = self.memtables_seen.lock();
         let mut opts = FlushOptions::default();
         opts.set_wait(false);
-        let mut flushed = 0;
+        let mut done = MemtableUpkeep::default();
         for (name, last) in seen.iter_mut() {
             let Some(cf) = self.rocks.cf_handle(name) else {
                 continue;
@@ -303,64 +312,51 @@ impl Db {
                 .rocks
                 .property_int_value_cf(&cf, "rocksdb.num-entries-active-mem-table")?
                 .unwrap_or(0);
-            if entries > 0 && entries == *last {
+            if entries > 0 && entries == last.entries {
                 self.rocks.flush_cf_opt(&cf, &opts)?;
-                flushed += 1;
-                *last = 0;
+                done.flushed += 1;
+                last.entries = 0;
             } else {
-                *last = entries;
+                last.entries = entries;
+            }
+            let busy = entries >= MEMTABLE_BLOOM_ENTRIES_MIN;
+            if busy && !last.bloomed && name.starts_with(SHARD_CF_PREFIX) {
+                let ratio = MEMTABLE_BLOOM_RATIO.to_string();
+                self.rocks.set_options_cf(
+                    &cf,
+                    &[
+                        ("memtable_prefix_bloom_size_ratio", ratio.as_str()),
+                        ("memtable_whole_key_filtering", "true"),
+                    ],
+                )?;
+                last.bloomed = true;
+                done.bloomed += 1;
             }
         }
-        Ok(flushed)
-    }
-
-    /// Gives every shard column family whose active memtable holds at least
-    /// [`MEMTABLE_BLOOM_ENTRIES_MIN`] entries a memtable bloom filter (from its next memtable
-    /// on); returns how many got one now. Called periodically.
-    ///
-    /// A point lookup searches the active and immutable memtables' skip lists before the
-    /// table files: about a quarter of the I/O thread's time under pipelined GETs. A bloom
-    /// filter over the memtable's keys skips the search for a key it does not hold: CPU per
-    /// GET at `-P 16` fell by 17% and GET/s rose by 20% (three alternating pairs). It costs [`MEMTABLE_BLOOM_RATIO`] of the write
-    /// buffer per memtable, allocated with the memtable, so a thousand idle shards would pay
-    /// for filters they never use: only busy column families get one.
-    pub fn maybe_bloom_busy_memtables(&self) -> Result<usize, StorageError> {
-        let names: Vec<String> = (self.memtables_seen.lock().keys())
-            .filter(|name| name.starts_with(SHARD_CF_PREFIX))
-            .cloned()
-            .collect();
-        let mut bloomed = 0;
-        for name in names {
-            if self.memtables_bloomed.lock().contains(&name) {
-                continue;
-            }
-            let Some(cf) = self.rocks.cf_handle(&name) else {
-                continue;
-            };
-            let entries = self
-                .rocks
-                .property_int_value_cf(&cf, "rocksdb.num-entries-active-mem-table")?
-                .unwrap_or(0);
-            if entries < MEMTABLE_BLOOM_ENTRIES_MIN {
-                continue;
-            }
-            let ratio = MEMTABLE_BLOOM_RATIO.to_string();
-            self.rocks.set_options_cf(
-                &cf,
-                &[
-                    ("memtable_prefix_bloom_size_ratio", ratio.as_str()),
-                    ("memtable_whole_key_filtering", "true"),
-                ],
-            )?;
-            self.memtables_bloomed.lock().insert(name);
-            bloomed += 1;
-        }
-        Ok(bloomed)
+        Ok(done)
     }
 }
 
+/// What one [`Db::tend_memtables`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MemtableUpkeep {
+    /// Column families whose idle memtable it started flushing.
+    pub flushed: usize,
+    /// Shard column families it gave a memtable bloom filter.
+    pub bloomed: usize,
+}
+
+/// What [`Db::tend_memtables`] last saw of a column family's memtable.
+#[derive(Debug, Default)]
+struct MemtableSeen {
+    /// Entries in the active memtable (0 after a flush this upkeep started).
+    entries: u64,
+    /// Whether the column family's memtables have a bloom filter.
+    bloomed: bool,
+}
+
 /// Entries in a column family's active memtable from which its memtables get a bloom filter
-/// for point lookups (see [`Db::maybe_bloom_busy_memtables`]).
+/// for point lookups (see [`Db::tend_memtables`]).
 pub const MEMTABLE_BLOOM_ENTRIES_MIN: u64 = 16_384;
 
 /// A memtable bloom filter's size as a share of the write buffer: 1% of the default 8 MiB is
@@ -510,9 +506,10 @@ mod tests {
             db.rocks().put_cf(&busy_cf, i.to_be_bytes(), b"v").unwrap();
         }
         db.rocks().put_cf(&idle_cf, b"k", b"v").unwrap();
-        assert_eq!(db.maybe_bloom_busy_memtables().unwrap(), 1);
+        assert_eq!(db.tend_memtables().unwrap().bloomed, 1);
+        db.rocks().put_cf(&busy_cf, b"more", b"v").unwrap();
         assert_eq!(
-            db.maybe_bloom_busy_memtables().unwrap(),
+            db.tend_memtables().unwrap().bloomed,
             0,
             "once per column family"
         );
@@ -562,7 +559,7 @@ mod tests {
     #[test]
     fn flushing_idle_column_families_lets_log_files_retire() {
         let dir = tempfile::tempdir().unwrap();
-        // A cap far above what the test writes: only flush_idle can retire the first log file.
+        // A cap far above what the test writes: only tend_memtables can retire the first log file.
         let config = small_config(1 << 30);
         let db = Db::open(dir.path(), &config).unwrap();
         db.create_shard(1).unwrap();
@@ -571,10 +568,14 @@ mod tests {
             .put_cf(&db.cf(META_CF).unwrap(), b"node", b"1")
             .unwrap();
         db.rocks().put_cf(&busy, b"k", b"v").unwrap();
-        assert_eq!(db.flush_idle().unwrap(), 0, "first sight of both memtables");
+        assert_eq!(
+            db.tend_memtables().unwrap().flushed,
+            0,
+            "first sight of both memtables"
+        );
         db.rocks().put_cf(&busy, b"k", b"v2").unwrap();
         assert_eq!(
-            db.flush_idle().unwrap(),
+            db.tend_memtables().unwrap().flushed,
             1,
             "only the metadata family stayed idle"
         );
@@ -692,7 +693,7 @@ mod tests {
             let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    db.flush_idle().unwrap();
+                    db.tend_memtables().unwrap();
                     std::thread::sleep(Duration::from_millis(20));
                 }
             })

@@ -26,7 +26,7 @@ pub mod output;
 pub mod shard;
 pub mod types;
 
-pub use db::{Db, StorageConfig};
+pub use db::{Db, MemtableUpkeep, StorageConfig};
 pub use engine::{Reader, ReaderExt, SnapshotView, Txn};
 pub use error::StorageError;
 pub use op::{ReadOp, WriteEntry, WriteOp};

@@ -326,8 +326,7 @@ fn parse_sintercard(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
     read(SetRead::InterCard { keys, limit })
 }
 
-/// `numkeys key... [LIMIT limit]` of SINTERCARD and ZINTERCARD (numkeys already checked >= 1
-/// by the caller for ZINTERCARD's own text).
+/// `numkeys key... [LIMIT limit]` of SINTERCARD.
 fn parse_intercard(args: &[Bytes]) -> Result<(Vec<Vec<u8>>, u64), ExecError> {
     let n = parse_numkeys(args, 1)?;
     if n > args.len() - 2 {

@@ -458,20 +458,9 @@ fn combine_keys(args: &[Bytes], at: usize) -> Result<Vec<Vec<u8>>, ExecError> {
 }
 
 /// The options after the keys of the ZUNION family (WEIGHTS, AGGREGATE, and WITHSCORES
-/// unless `store`), into a [`Combine`] of `keys`; whether WITHSCORES was given.
-fn combine_options(
-    opts: &[Bytes],
-    keys: Vec<Vec<u8>>,
-    algebra: ZAlgebra,
-    store: bool,
-) -> Result<(Combine, bool), ExecError> {
-    let n = keys.len();
-    let mut combine = Combine {
-        keys,
-        weights: Vec::new(),
-        aggregate: Aggregate::Sum,
-        algebra,
-    };
+/// unless `store`), into `combine`; whether WITHSCORES was given.
+fn combine_options(opts: &[Bytes], combine: &mut Combine, store: bool) -> Result<bool, ExecError> {
+    let (n, algebra) = (combine.keys.len(), combine.algebra);
     let mut with_scores = false;
     let mut opts = opts;
     while let [opt, tail @ ..] = opts {
@@ -499,7 +488,7 @@ fn combine_options(
             return Err(ExecError::Syntax);
         }
     }
-    Ok((combine, with_scores))
+    Ok(with_scores)
 }
 
 /// The ZUNION family's source keys hold sorted sets or sets (read as scores of 1).
@@ -517,9 +506,15 @@ fn plan_combine(
 ) -> Result<Plan, ExecError> {
     let keys = combine_keys(args, at)?;
     let opts = &args[at + 1 + keys.len()..];
-    match combine_options(opts, keys.clone(), algebra, store) {
-        Ok((combine, with_scores)) => plan(combine, with_scores),
-        Err(e) => fail_after_lookups(keys, &COMBINE_TYPES, MissingKey::Skip, &e),
+    let mut combine = Combine {
+        keys,
+        weights: Vec::new(),
+        aggregate: Aggregate::Sum,
+        algebra,
+    };
+    match combine_options(opts, &mut combine, store) {
+        Ok(with_scores) => plan(combine, with_scores),
+        Err(e) => fail_after_lookups(combine.keys, &COMBINE_TYPES, MissingKey::Skip, &e),
     }
 }
 
@@ -566,16 +561,9 @@ fn parse_zdiffstore(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
 }
 
 fn parse_zintercard(_: &PlanCtx, args: &[Bytes]) -> Result<Plan, ExecError> {
-    // ZINTERCARD reports numkeys problems like ZINTER, not like SINTERCARD.
-    let n = arg_i64(&args[1])?;
-    if n < 1 {
-        return Err(ExecError::Reply(errors::at_least_one_key("zintercard")));
-    }
-    if n as u64 > (args.len() - 2) as u64 {
-        return Err(ExecError::Syntax);
-    }
-    // Unlike SINTERCARD, Redis looks ZINTERCARD's keys up before it reads LIMIT.
-    let keys: Vec<Vec<u8>> = args[2..2 + n as usize].iter().map(owned).collect();
+    // ZINTERCARD reports numkeys problems like ZINTER, not like SINTERCARD, and (unlike
+    // SINTERCARD) Redis looks its keys up before it reads LIMIT.
+    let keys = combine_keys(args, 1)?;
     match parse_card_limit(&args[2 + keys.len()..]) {
         Ok(limit) => read(ZSetRead::InterCard { keys, limit }),
         Err(e) => fail_after_lookups(keys, &COMBINE_TYPES, MissingKey::Skip, &e),

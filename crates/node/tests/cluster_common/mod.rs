@@ -22,17 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The seed of a randomized test: `SIM_SEED` if set, else the clock; printed for replay.
 pub fn sim_seed() -> u64 {
-    let seed = std::env::var("SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    println!("SIM_SEED={seed}");
-    seed
+    crate::seed::from_env("SIM_SEED")
 }
 
 /// A distinct entry: `tag` travels as the entry time, so every entry's bytes differ.

@@ -431,17 +431,7 @@ fn write_probe(port: u16, name: &str) -> redis::RedisResult<()> {
 
 /// The seed of a randomized test: `CLUSTER_SEED` if set, else the clock; printed for replay.
 pub fn seed() -> u64 {
-    let seed = std::env::var("CLUSTER_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    println!("CLUSTER_SEED={seed} (replay with CLUSTER_SEED={seed})");
-    eprintln!("CLUSTER_SEED={seed}");
-    seed
+    crate::seed::from_env("CLUSTER_SEED")
 }
 
 /// An error reply as `CODE detail` (for example `CLUSTERDOWN The cluster is down`).
