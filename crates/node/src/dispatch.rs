@@ -24,10 +24,12 @@
 //!   flight went to the same target ([`WriteOrder`]); otherwise the write starts when the
 //!   session polls it, after the earlier ones are done. A write the old leader refused
 //!   (`NOT_LEADER`) or dropped is retried when polled, and the session polls its writes in
-//!   command order, so a retry never lands after a later write of the same client.
-//!   What remains: a leader that refuses one write and accepts the next (it lost and
-//!   regained leadership in between, or a leadership transfer it was making gave up) lets
-//!   the second land first.
+//!   command order, so a retry never lands after a later write of the same client. A
+//!   leader that refuses one write may accept the next (it lost and regained leadership in
+//!   between, or a leadership transfer it was making gave up): so each write carries its
+//!   place in the session's chain of writes to the shard, and a leader refuses a write that
+//!   follows one it did not accept in its current term (`crate::cluster::chain`); that one is
+//!   retried in its turn too.
 //! - A write whose outcome is unknown (no reply by the deadline, or its stream broke after it
 //!   was sent) answers `-CLUSTERDOWN The cluster is down` and is not retried: it may still
 //!   apply. A read in that case is retried. A full forwarding queue answers `-TRYAGAIN`.
@@ -44,6 +46,7 @@ use redraft_proto as pb;
 use router::{ShardId, Slot};
 use storage::{ExecError, ExecResult, Output, ReadOp};
 
+use crate::cluster::chain::{ChainLink, SessionKey};
 use crate::cluster::{ClusterError, ReadConsistency};
 use crate::cmd::{CommandSpec, Merge};
 use crate::config::{ClusterMode, ReadMode};
@@ -90,6 +93,12 @@ pub struct WriteOrder {
 }
 
 impl WriteOrder {
+    /// Whether a write to `shard` started now follows an earlier one of the session that may
+    /// still be in flight (its [`ChainLink::follows`]).
+    pub fn follows(&self, shard: ShardId) -> bool {
+        self.last.contains_key(&shard)
+    }
+
     /// Whether a write to `shard` at `target` may start now; records it either way.
     pub fn start_now(&mut self, shard: ShardId, target: WriteTarget) -> bool {
         let now = self.last.get(&shard).is_none_or(|t| *t == Some(target));
@@ -196,8 +205,19 @@ fn failure(e: &ClusterError) -> ExecError {
 fn retryable(e: &ClusterError) -> bool {
     matches!(
         e,
-        ClusterError::NotLeader { .. } | ClusterError::ProposalDropped
+        ClusterError::NotLeader { .. } | ClusterError::ProposalDropped | ClusterError::OutOfOrder
     )
+}
+
+/// The session chain a forwarded write carries (`session` 0: the node's own write).
+pub fn chain_of(request: &pb::ForwardRequest) -> Option<ChainLink> {
+    (request.session != 0).then_some(ChainLink {
+        session: SessionKey {
+            node: request.from_node,
+            client: request.session,
+        },
+        follows: request.follows,
+    })
 }
 
 impl Node {
@@ -252,39 +272,51 @@ impl Node {
         }
     }
 
-    /// Starts `entry`'s write on `shard` at the node [`Node::write_target`] names now.
+    /// Starts `entry`'s write on `shard` at the node [`Node::write_target`] names now, for
+    /// the node itself (no session orders it).
     pub fn start_write(
         self: &Arc<Self>,
         shard: ShardId,
         entry: &storage::WriteEntry,
     ) -> WriteFuture {
-        self.start_write_at(shard, entry, self.write_target(shard))
+        self.start_write_at(shard, entry, self.write_target(shard), None)
     }
 
     /// Starts `entry`'s write on `shard` at `target`. Before this returns, the entry is in
     /// this node's store queue (`Here`) or in `target`'s forwarding queue, so writes started
     /// one after another at one target reach the shard's log in that order while its leader
     /// stays put (see the module docs for what a leader change allows). With no known leader
-    /// nothing is sent until the future is first polled.
+    /// nothing is sent until the future is first polled. `chain` is the write's place among
+    /// its session's writes (`None` for the node's own writes).
     pub fn start_write_at(
         self: &Arc<Self>,
         shard: ShardId,
         entry: &storage::WriteEntry,
         target: WriteTarget,
+        chain: Option<ChainLink>,
     ) -> WriteFuture {
         let data = entry.encode();
         let node = Arc::clone(self);
         let deadline = self.deadline();
+        // A retry runs when the session polls the write, after every earlier one is done:
+        // it follows nothing in flight.
+        let retry_chain = chain.map(|link| ChainLink {
+            follows: false,
+            ..link
+        });
         let started = match target {
             WriteTarget::Here => {
                 let known = entry.results_without_state();
-                match self.store.submit_proposal(shard, data.clone(), known) {
+                match self
+                    .store
+                    .submit_proposal(shard, data.clone(), known, chain)
+                {
                     Ok(pending) => {
                         return Box::pin(async move {
                             match pending.wait().await {
                                 Ok(results) => Ok(results),
                                 Err(e) if retryable(&e) => {
-                                    let request = node.write_request(shard, data);
+                                    let request = node.write_request(shard, data, retry_chain);
                                     node.routed(shard, request, Local::Write, deadline, None)
                                         .await
                                 }
@@ -299,8 +331,14 @@ impl Node {
             WriteTarget::Node(t) => Some(t),
             WriteTarget::Unknown => None,
         };
-        let request = self.write_request(shard, data);
-        let started = started.map(|t| (t, self.peers.submit(t, request.clone(), deadline)));
+        let request = self.write_request(shard, data, retry_chain);
+        let started = started.map(|t| {
+            let first = pb::ForwardRequest {
+                follows: chain.is_some_and(|link| link.follows),
+                ..request.clone()
+            };
+            (t, self.peers.submit(t, first, deadline))
+        });
         Box::pin(async move {
             node.routed(shard, request, Local::Write, deadline, started)
                 .await
@@ -313,17 +351,33 @@ impl Node {
         self: &Arc<Self>,
         shard: ShardId,
         entry: storage::WriteEntry,
+        session: SessionKey,
     ) -> WriteFuture {
         let node = Arc::clone(self);
-        Box::pin(async move { node.start_write(shard, &entry).await })
+        let chain = ChainLink {
+            session,
+            follows: false,
+        };
+        Box::pin(async move {
+            node.start_write_at(shard, &entry, node.write_target(shard), Some(chain))
+                .await
+        })
     }
 
-    /// The forwarded form of the encoded entry `data` for `shard`.
-    fn write_request(&self, shard: ShardId, data: Vec<u8>) -> pb::ForwardRequest {
+    /// The forwarded form of the encoded entry `data` for `shard`, in `chain`.
+    fn write_request(
+        &self,
+        shard: ShardId,
+        data: Vec<u8>,
+        chain: Option<ChainLink>,
+    ) -> pb::ForwardRequest {
+        debug_assert!(chain.is_none_or(|link| link.session.node == self.topology.me.0));
         pb::ForwardRequest {
             from_node: self.topology.me.0,
             shard_id: shard.0,
             op: Some(pb::forward_request::Op::WriteEntry(data)),
+            session: chain.map_or(0, |link| link.session.client),
+            follows: chain.is_some_and(|link| link.follows),
             ..Default::default()
         }
     }
@@ -384,7 +438,7 @@ impl Node {
             (Local::Write, Some(pb::forward_request::Op::WriteEntry(data))) => {
                 // Answered once applied: this path has only the encoded entry.
                 self.store
-                    .submit_proposal(shard, data.clone(), None)?
+                    .submit_proposal(shard, data.clone(), None, chain_of(request))?
                     .wait()
                     .await
             }
@@ -589,6 +643,17 @@ mod tests {
 
     const A: ShardId = ShardId(1);
     const B: ShardId = ShardId(2);
+
+    #[test]
+    fn a_write_follows_the_earlier_writes_to_its_shard_until_cleared() {
+        let mut order = WriteOrder::default();
+        assert!(!order.follows(A));
+        order.start_now(A, WriteTarget::Here);
+        assert!(order.follows(A));
+        assert!(!order.follows(B), "another shard's chain is its own");
+        order.clear();
+        assert!(!order.follows(A));
+    }
 
     #[test]
     fn writes_to_one_target_start_at_once() {

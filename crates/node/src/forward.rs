@@ -709,6 +709,7 @@ impl NodeService for ForwardServer {
     fn start_forward(&self, request: pb::ForwardRequest) -> ForwardReplyFuture {
         let id = request.id;
         let shard = ShardId(request.shard_id);
+        let chain = crate::dispatch::chain_of(&request);
         let done = |result: Result<Vec<ExecResult>, ClusterError>| -> ForwardReplyFuture {
             Box::pin(std::future::ready(reply_of(id, result)))
         };
@@ -724,7 +725,7 @@ impl NodeService for ForwardServer {
                         ))))
                     }
                 };
-                match self.store.submit_proposal(shard, data, known) {
+                match self.store.submit_proposal(shard, data, known, chain) {
                     Ok(pending) => Box::pin(async move { reply_of(id, pending.wait().await) }),
                     Err(e) => done(Err(e)),
                 }

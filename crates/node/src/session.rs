@@ -18,6 +18,7 @@ use storage::engine::OpRng;
 use storage::{ExecError, ExecResult, ReadOp, WriteEntry, WriteOp};
 
 use crate::clients::ClientInfo;
+use crate::cluster::chain::{ChainLink, SessionKey};
 use crate::cmd::table::{table, Entry};
 use crate::cmd::{Flags, Merge, Plan, PlanCtx};
 use crate::config::{ClusterMode, ReadMode};
@@ -202,6 +203,14 @@ impl Session {
         node.read_with(shard?, op, now_ms, mode).await
     }
 
+    /// This session in the cluster: its node and client id.
+    fn session_key(&self) -> SessionKey {
+        SessionKey {
+            node: self.node.topology.me.0,
+            client: self.info.id,
+        }
+    }
+
     /// How this client's reads are served: stale on this replica for a READONLY client in
     /// redirect mode, else as the node is configured.
     fn read_mode(&self) -> ReadMode {
@@ -234,10 +243,14 @@ impl Session {
                 ops: vec![this],
             };
             let target = self.node.write_target(shard);
+            let chain = ChainLink {
+                session: self.session_key(),
+                follows: self.order.follows(shard),
+            };
             writes.push(if self.order.start_now(shard, target) {
-                self.node.start_write_at(shard, &entry, target)
+                self.node.start_write_at(shard, &entry, target, Some(chain))
             } else {
-                self.node.start_write_later(shard, entry)
+                self.node.start_write_later(shard, entry, chain.session)
             });
         }
         self.pending.push_back(PendingWrite { writes, merge });

@@ -29,6 +29,11 @@ pub enum ClusterError {
     /// it did not and will not take effect; the client may retry.
     #[error("proposal dropped by a leader change; retry")]
     ProposalDropped,
+    /// An earlier write of the same session to the shard was refused here or accepted in
+    /// an earlier term, so this one could overtake it: it was not done; the session retries
+    /// it after the earlier one (see `cluster::chain`).
+    #[error("an earlier write of the session was not accepted in this term; retry")]
+    OutOfOrder,
     /// A queue or limit (`*_max`) is full; the client may retry later.
     #[error("busy: {0}")]
     Busy(&'static str),

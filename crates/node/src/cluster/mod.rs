@@ -17,6 +17,7 @@
 //!   partitions for tests, and the tonic implementation.
 
 pub mod apply;
+pub mod chain;
 pub mod codec;
 pub mod error;
 pub mod grpc;

@@ -21,6 +21,7 @@ use storage::ExecResult;
 use tokio::sync::oneshot;
 
 use super::apply::{self, ApplyEntry, Responder};
+use super::chain::{ChainLink, Chains};
 use super::error::{ClusterError, ClusterResult};
 use super::log_store::{LogStore, LogWrite};
 
@@ -108,6 +109,9 @@ pub struct Proposal {
     /// (`WriteEntry::results_without_state`): the proposer then gets them once the entry is
     /// committed, without waiting for the apply worker.
     pub known_results: Option<Vec<ExecResult>>,
+    /// The session's chain this write belongs to; `None` for the node's own writes (expiry,
+    /// placement), which no session orders.
+    pub chain: Option<ChainLink>,
 }
 
 /// The decisions for one Ready of one peer, for the store loop to carry out.
@@ -143,6 +147,9 @@ pub struct Peer {
     /// Invariant: ascending by index.
     proposals: VecDeque<PendingProposal>,
     reads: Vec<PendingRead>,
+    /// The last write of each session that wrote here recently, to keep sessions' writes in
+    /// order across leader changes (see `chain`).
+    chains: Chains,
     /// Leader hint and quiescence, shared with the store handle.
     status: Arc<PeerStatus>,
 }
@@ -157,6 +164,7 @@ impl Peer {
             raw,
             proposals: VecDeque::new(),
             reads: Vec::new(),
+            chains: Chains::default(),
             status,
         };
         peer.publish_leader(peer.raw.soft_state());
@@ -201,8 +209,22 @@ impl Peer {
     }
 
     /// Proposes a batch of entries (one Raft entry each). Proposals that cannot be accepted
-    /// fail at once (`NotLeader` with the leader hint, or the Raft error).
+    /// fail at once: `OutOfOrder` when an earlier write of the same session did not make it
+    /// into this term's log (see `chain`), else `NotLeader` with the leader hint, or the
+    /// Raft error.
     pub fn propose(&mut self, batch: Vec<Proposal>) {
+        let term = self.raw.hard_state().term;
+        let (batch, out_of_order): (Vec<Proposal>, Vec<Proposal>) =
+            batch.into_iter().partition(|p| {
+                p.chain
+                    .is_none_or(|link| self.chains.admit(link, term, p.deadline))
+            });
+        for p in out_of_order {
+            apply::fail(p.responder, ClusterError::OutOfOrder);
+        }
+        if batch.is_empty() {
+            return;
+        }
         let data: Vec<Vec<u8>> = batch.iter().map(|p| p.data.clone()).collect();
         match self.raw.propose_batch(data) {
             Ok(proposed) => {
@@ -213,6 +235,9 @@ impl Peer {
             Err(e) => {
                 let err = self.map_raft_error(e);
                 for p in batch {
+                    if let Some(link) = p.chain {
+                        self.chains.refused(link, p.deadline);
+                    }
                     apply::fail(p.responder, err.clone());
                 }
             }
@@ -242,6 +267,7 @@ impl Peer {
 
     /// Drops waiters whose deadline passed (their callers have already given up).
     pub fn expire(&mut self, now: Instant) {
+        self.chains.expire(now);
         self.proposals
             .retain(|p| p.deadline > now && !p.responder.is_closed());
         for r in &mut self.reads {
@@ -503,18 +529,27 @@ mod tests {
     use super::*;
     use crate::cluster::store::{open_peer, ShardReplicas, StoreConfig};
 
-    fn proposal() -> (
-        Proposal,
-        oneshot::Receiver<ClusterResult<Vec<storage::ExecResult>>>,
-    ) {
+    type ProposalRx = oneshot::Receiver<ClusterResult<Vec<storage::ExecResult>>>;
+
+    fn proposal() -> (Proposal, ProposalRx) {
+        chained(None)
+    }
+
+    fn chained(chain: Option<ChainLink>) -> (Proposal, ProposalRx) {
         let (responder, rx) = oneshot::channel();
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let data = storage::WriteEntry {
+            now_ms: 1,
+            ops: Vec::new(),
+        }
+        .encode();
         (
             Proposal {
-                data: Vec::new(),
+                data,
                 deadline,
                 responder,
                 known_results: None,
+                chain,
             },
             rx,
         )
@@ -598,6 +633,80 @@ mod tests {
             Ok(Err(ClusterError::ProposalDropped))
         ));
         assert_eq!(p.pending_count(), 2);
+    }
+
+    /// The only voter of its group, not yet its leader.
+    fn lone_voter(db: &Arc<storage::Db>) -> Peer {
+        let spec = ShardReplicas {
+            shard: ShardId(1),
+            nodes: vec![NodeId(1)],
+        };
+        open_peer(&StoreConfig::new(NodeId(1)), db, &spec)
+            .unwrap()
+            .0
+    }
+
+    /// The only voter of its group, just elected.
+    fn lone_leader(db: &Arc<storage::Db>) -> Peer {
+        let mut p = lone_voter(db);
+        p.raw_mut().campaign().unwrap();
+        assert!(p.raw().soft_state().role == StateRole::Leader);
+        p
+    }
+
+    #[test]
+    fn a_write_following_one_refused_before_the_leadership_is_refused_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+        let mut p = lone_voter(&db);
+        let session = crate::cluster::chain::SessionKey { node: 1, client: 9 };
+        let first = ChainLink {
+            session,
+            follows: false,
+        };
+        let next = ChainLink {
+            session,
+            follows: true,
+        };
+        // Not the leader yet: the session's first write is refused ...
+        let (a, mut a_rx) = chained(Some(first));
+        p.propose(vec![a]);
+        assert!(matches!(
+            a_rx.try_recv(),
+            Ok(Err(ClusterError::NotLeader { .. }))
+        ));
+        // ... and once it leads, the write sent behind it must not overtake it.
+        p.raw_mut().campaign().unwrap();
+        assert!(p.raw().soft_state().role == StateRole::Leader);
+        let (b, mut b_rx) = chained(Some(next));
+        p.propose(vec![b]);
+        assert!(matches!(b_rx.try_recv(), Ok(Err(ClusterError::OutOfOrder))));
+        // The retry of the first (following nothing) and then the rest are accepted, in order.
+        let (retry, mut retry_rx) = chained(Some(first));
+        let (again, mut again_rx) = chained(Some(next));
+        p.propose(vec![retry, again]);
+        assert!(retry_rx.try_recv().is_err() && again_rx.try_recv().is_err());
+        assert_eq!(p.pending_count(), 2);
+    }
+
+    #[test]
+    fn writes_that_follow_in_one_batch_are_accepted_together_or_refused_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+        let mut p = lone_leader(&db);
+        let s1 = crate::cluster::chain::SessionKey { node: 1, client: 1 };
+        let s2 = crate::cluster::chain::SessionKey { node: 1, client: 2 };
+        let link = |session, follows| Some(ChainLink { session, follows });
+        let (a, _a_rx) = chained(link(s1, false));
+        let (b, _b_rx) = chained(link(s1, true));
+        // s2's earlier write never reached this replica (or its record expired).
+        let (c, mut c_rx) = chained(link(s2, true));
+        let (d, mut d_rx) = chained(link(s2, true));
+        let (e, _e_rx) = chained(None);
+        p.propose(vec![a, b, c, d, e]);
+        assert!(matches!(c_rx.try_recv(), Ok(Err(ClusterError::OutOfOrder))));
+        assert!(matches!(d_rx.try_recv(), Ok(Err(ClusterError::OutOfOrder))));
+        assert_eq!(p.pending_count(), 3, "s1's two writes and the node's own");
     }
 
     #[test]

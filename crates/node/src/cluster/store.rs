@@ -20,6 +20,7 @@ use storage::{Db, ExecResult, ReadOp, ShardStore, WriteEntry};
 use tokio::sync::{oneshot, watch};
 
 use super::apply::{self, ApplyContext, ApplyTarget};
+use super::chain::ChainLink;
 use super::error::{ClusterError, ClusterResult};
 use super::log_store::LogStore;
 use super::peer::{Peer, PeerStatus, Proposal, ReadResponder};
@@ -368,7 +369,7 @@ impl Store {
         entry: &WriteEntry,
     ) -> ClusterResult<Vec<ExecResult>> {
         let known = entry.results_without_state();
-        self.submit_proposal(shard, entry.encode(), known)?
+        self.submit_proposal(shard, entry.encode(), known, None)?
             .wait()
             .await
     }
@@ -377,12 +378,14 @@ impl Store {
     /// proposals submitted one after another by one caller are proposed in that order; the
     /// returned [`PendingProposal`] waits for the outcome, as [`Store::propose`] describes.
     /// `known_results` are the entry's results if known before it applies
-    /// (`WriteEntry::results_without_state`); the outcome then arrives at commit.
+    /// (`WriteEntry::results_without_state`); the outcome then arrives at commit. `chain`
+    /// places a session's write in its chain of writes to the shard (`cluster::chain`).
     pub fn submit_proposal(
         &self,
         shard: ShardId,
         data: Vec<u8>,
         known_results: Option<Vec<ExecResult>>,
+        chain: Option<ChainLink>,
     ) -> ClusterResult<PendingProposal> {
         self.handle(shard)?;
         let deadline = self.deadline();
@@ -392,6 +395,7 @@ impl Store {
             deadline,
             responder,
             known_results,
+            chain,
         };
         self.submit(StoreMsg::Propose { shard, proposal })?;
         Ok(PendingProposal { deadline, rx })

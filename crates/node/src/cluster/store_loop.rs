@@ -722,6 +722,7 @@ mod tests {
             deadline,
             responder,
             known_results: None,
+            chain: None,
         }]);
         let mut handed = Vec::new();
         for _ in 0..4 {
