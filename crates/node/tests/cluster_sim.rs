@@ -10,6 +10,7 @@ mod seed;
 use std::time::{Duration, Instant};
 
 use cluster_common::{entry, get, hset, incr, only_output, set, sim_seed, Cluster};
+use node::cluster::chain::{ChainLink, SessionKey};
 use node::cluster::{ClusterError, ReadConsistency};
 use raft::NodeId;
 use router::ShardId;
@@ -503,4 +504,68 @@ async fn a_follower_a_little_behind_catches_up_from_the_log_not_by_snapshot() {
         .read(shard, &get("n"), 1_700_000_000_000, ReadConsistency::Stale)
         .await;
     assert_eq!(out.unwrap().unwrap(), Output::bulk("120"));
+}
+
+/// A leader that refused a session's write and then won its leadership back must not accept
+/// the write the session sent behind the refused one before that one's retry
+/// (`node::cluster::chain`); once the session retries in order, both land in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_behind_one_a_returning_leader_refused_does_not_overtake_it() {
+    let c = Cluster::start_sim(3, 1, sim_seed());
+    let shard = ShardId(0);
+    let first = c.wait_leader(shard, &[]).await;
+    let other = c.a_follower(first);
+    let store = c.store(first);
+    let session = SessionKey {
+        node: first.0,
+        client: 7,
+    };
+    let propose = |value: &str, follows: bool| {
+        let e = set("k", value);
+        let chain = ChainLink { session, follows };
+        store.submit_proposal(shard, e.encode(), e.results_without_state(), Some(chain))
+    };
+    assert_eq!(
+        only_output(propose("0", false).unwrap().wait().await.unwrap()),
+        Output::Ok
+    );
+
+    // Leadership moves away: the session's next write is refused ...
+    store.transfer_leader(shard, other).unwrap();
+    c.wait_until("the leadership moved", || {
+        store.leader_of(shard) == Some(other)
+    })
+    .await;
+    let refused = propose("1", false).unwrap().wait().await;
+    assert!(
+        matches!(refused, Err(ClusterError::NotLeader { .. })),
+        "{refused:?}"
+    );
+    // ... and comes back before the session retries it.
+    c.store(other).transfer_leader(shard, first).unwrap();
+    c.wait_until("the leadership came back", || store.is_leader(shard))
+        .await;
+    let behind = propose("2", true).unwrap().wait().await;
+    assert!(
+        matches!(behind, Err(ClusterError::OutOfOrder)),
+        "it would overtake \"1\": {behind:?}"
+    );
+
+    // The session retries in command order: the refused write, then the one behind it.
+    assert_eq!(
+        only_output(propose("1", false).unwrap().wait().await.unwrap()),
+        Output::Ok
+    );
+    assert_eq!(
+        only_output(propose("2", true).unwrap().wait().await.unwrap()),
+        Output::Ok
+    );
+    let value = store
+        .read(shard, &get("k"), 0, ReadConsistency::Linearizable)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&value, Ok(Output::Bulk(v)) if v[..] == b"2"[..]),
+        "{value:?}"
+    );
 }
