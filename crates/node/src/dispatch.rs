@@ -25,14 +25,14 @@
 //!   session polls it, after the earlier ones are done. A write the old leader refused
 //!   (`NOT_LEADER`) or dropped is retried when polled, and the session polls its writes in
 //!   command order, so a retry never lands after a later write of the same client. A
-//!   leader that refuses one write may accept the next (it lost and regained leadership in
-//!   between, or a leadership transfer it was making gave up): so each write carries its
-//!   place in the session's chain of writes to the shard, and a leader refuses a write that
-//!   follows one it did not accept in its current term (`crate::cluster::chain`); that one is
-//!   retried in its turn too.
+//!   leader that did not take one write may take the next (it lost and won back its
+//!   leadership, a transfer it was making gave up, a queue had room again, or the first was
+//!   never sent): so each write carries its number and the number of the session's write it
+//!   follows, and a leader takes it only right behind that one, accepted in its current term
+//!   (`crate::cluster::chain`); otherwise it is retried in its turn too.
 //! - A write whose outcome is unknown (no reply by the deadline, or its stream broke after it
 //!   was sent) answers `-CLUSTERDOWN The cluster is down` and is not retried: it may still
-//!   apply. A read in that case is retried. A full forwarding queue answers `-TRYAGAIN`.
+//!   apply, even after the client's later writes. A read in that case is retried. A full forwarding queue answers `-TRYAGAIN`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -84,26 +84,42 @@ pub enum WriteTarget {
 }
 
 /// Which of a session's writes may start at once without overtaking an earlier one of the
-/// same shard: per shard, the target of the last write started while all earlier ones of
-/// that shard went to the same target (`None` once a write had to wait). Cleared when the
-/// session has no write in flight.
+/// same shard, and each write's place in its session's chain (`crate::cluster::chain`): per
+/// shard, the target of the last write started while all earlier ones of that shard went to
+/// the same target (`None` once a write had to wait), and that write's number. Cleared when
+/// the session has no write in flight; the numbers keep increasing.
 #[derive(Debug, Default)]
 pub struct WriteOrder {
-    last: HashMap<ShardId, Option<WriteTarget>>,
+    last: HashMap<ShardId, (Option<WriteTarget>, u64)>,
+    /// The number of the session's last write.
+    seq: u64,
+}
+
+/// How one of a session's writes starts ([`WriteOrder::place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// Whether it starts now (else when the session polls it).
+    pub now: bool,
+    /// Its number among the session's writes.
+    pub seq: u64,
+    /// The number of the write to the same shard it follows, when it starts now behind one
+    /// that may still be in flight.
+    pub follows: Option<u64>,
 }
 
 impl WriteOrder {
-    /// Whether a write to `shard` started now follows an earlier one of the session that may
-    /// still be in flight (its [`ChainLink::follows`]).
-    pub fn follows(&self, shard: ShardId) -> bool {
-        self.last.contains_key(&shard)
-    }
-
-    /// Whether a write to `shard` at `target` may start now; records it either way.
-    pub fn start_now(&mut self, shard: ShardId, target: WriteTarget) -> bool {
-        let now = self.last.get(&shard).is_none_or(|t| *t == Some(target));
-        self.last.insert(shard, now.then_some(target));
-        now
+    /// Places a write to `shard` at `target`: whether it may start now, and its number and
+    /// predecessor; records it either way.
+    pub fn place(&mut self, shard: ShardId, target: WriteTarget) -> Placement {
+        self.seq += 1;
+        let prev = self.last.get(&shard).copied();
+        let now = prev.is_none_or(|(t, _)| t == Some(target));
+        self.last.insert(shard, (now.then_some(target), self.seq));
+        Placement {
+            now,
+            seq: self.seq,
+            follows: prev.filter(|_| now).map(|(_, seq)| seq),
+        }
     }
 
     /// Forgets every write: none is in flight any more.
@@ -209,14 +225,16 @@ fn retryable(e: &ClusterError) -> bool {
     )
 }
 
-/// The session chain a forwarded write carries (`session` 0: the node's own write).
+/// The session chain a forwarded write carries (`session` 0: the node's own write; `follows`
+/// 0: it follows nothing, as write numbers start at 1).
 pub fn chain_of(request: &pb::ForwardRequest) -> Option<ChainLink> {
     (request.session != 0).then_some(ChainLink {
         session: SessionKey {
             node: request.from_node,
             client: request.session,
         },
-        follows: request.follows,
+        seq: request.seq,
+        follows: (request.follows != 0).then_some(request.follows),
     })
 }
 
@@ -300,10 +318,7 @@ impl Node {
         let deadline = self.deadline();
         // A retry runs when the session polls the write, after every earlier one is done:
         // it follows nothing in flight.
-        let retry_chain = chain.map(|link| ChainLink {
-            follows: false,
-            ..link
-        });
+        let retry_chain = chain.map(ChainLink::retried);
         let started = match target {
             WriteTarget::Here => {
                 let known = entry.results_without_state();
@@ -334,7 +349,7 @@ impl Node {
         let request = self.write_request(shard, data, retry_chain);
         let started = started.map(|t| {
             let first = pb::ForwardRequest {
-                follows: chain.is_some_and(|link| link.follows),
+                follows: chain.and_then(|link| link.follows).unwrap_or(0),
                 ..request.clone()
             };
             (t, self.peers.submit(t, first, deadline))
@@ -346,18 +361,16 @@ impl Node {
     }
 
     /// Starts `entry`'s write on `shard` only when the future is first polled: after the
-    /// writes a session queued before it are done (the session polls them in order).
+    /// writes a session queued before it are done (the session polls them in order), so it
+    /// follows none of them.
     pub fn start_write_later(
         self: &Arc<Self>,
         shard: ShardId,
         entry: storage::WriteEntry,
-        session: SessionKey,
+        chain: ChainLink,
     ) -> WriteFuture {
         let node = Arc::clone(self);
-        let chain = ChainLink {
-            session,
-            follows: false,
-        };
+        let chain = chain.retried();
         Box::pin(async move {
             node.start_write_at(shard, &entry, node.write_target(shard), Some(chain))
                 .await
@@ -377,7 +390,8 @@ impl Node {
             shard_id: shard.0,
             op: Some(pb::forward_request::Op::WriteEntry(data)),
             session: chain.map_or(0, |link| link.session.client),
-            follows: chain.is_some_and(|link| link.follows),
+            seq: chain.map_or(0, |link| link.seq),
+            follows: chain.and_then(|link| link.follows).unwrap_or(0),
             ..Default::default()
         }
     }
@@ -468,6 +482,7 @@ impl Node {
                 Ok(results) => Forwarded::Done(results),
                 Err(ClusterError::NotLeader { leader, .. }) => Forwarded::NotLeader(leader),
                 Err(ClusterError::ProposalDropped) => Forwarded::Rejected("dropped".into()),
+                Err(ClusterError::OutOfOrder) => Forwarded::OutOfOrder,
                 Err(e) => return Err(failure(&e)),
             },
             Some(t) => self.peers.submit(t, request.clone(), deadline).wait().await,
@@ -487,6 +502,7 @@ impl Node {
     ) -> WriteResult {
         let mut pause = Duration::from_millis(5);
         let mut attempt = 0usize;
+        let mut resent_in_order = false;
         let (mut target, mut started) = match started {
             Some((t, pending)) => (Some(t), Some(pending)),
             None => (self.leader_guess(shard), None),
@@ -522,8 +538,15 @@ impl Node {
                     target = Some(leader);
                     continue;
                 }
+                // The first attempt followed a write of the session that the leader did not
+                // take. That write is done now (the session polls in order), and a retry
+                // follows nothing: send it again at once.
+                Forwarded::OutOfOrder if !resent_in_order => {
+                    resent_in_order = true;
+                    continue;
+                }
                 // An election is running: ask again shortly.
-                Forwarded::NotLeader(_) => {}
+                Forwarded::NotLeader(_) | Forwarded::OutOfOrder => {}
                 Forwarded::Rejected(why) | Forwarded::Lost(why) => {
                     tracing::debug!(%shard, ?target, why, "request not done; retrying");
                 }
@@ -645,46 +668,61 @@ mod tests {
     const B: ShardId = ShardId(2);
 
     #[test]
-    fn a_write_follows_the_earlier_writes_to_its_shard_until_cleared() {
+    fn a_write_follows_the_previous_write_to_its_shard_until_cleared() {
         let mut order = WriteOrder::default();
-        assert!(!order.follows(A));
-        order.start_now(A, WriteTarget::Here);
-        assert!(order.follows(A));
-        assert!(!order.follows(B), "another shard's chain is its own");
+        let first = order.place(A, WriteTarget::Here);
+        assert_eq!((first.seq, first.follows), (1, None));
+        let other = order.place(B, WriteTarget::Here);
+        assert_eq!(
+            (other.seq, other.follows),
+            (2, None),
+            "each shard has its own chain"
+        );
+        let next = order.place(A, WriteTarget::Here);
+        assert_eq!((next.seq, next.follows), (3, Some(1)));
+        // A write that waits for its turn follows nothing, nor do those after it.
+        assert!(!order.place(A, WriteTarget::Node(NodeId(2))).now);
+        let waits = order.place(A, WriteTarget::Node(NodeId(2)));
+        assert_eq!((waits.now, waits.follows), (false, None));
         order.clear();
-        assert!(!order.follows(A));
+        let fresh = order.place(A, WriteTarget::Here);
+        assert_eq!(
+            (fresh.seq, fresh.follows),
+            (6, None),
+            "numbers keep increasing"
+        );
     }
 
     #[test]
     fn writes_to_one_target_start_at_once() {
         let mut order = WriteOrder::default();
         for _ in 0..3 {
-            assert!(order.start_now(A, WriteTarget::Here));
+            assert!(order.place(A, WriteTarget::Here).now);
         }
-        assert!(order.start_now(B, WriteTarget::Node(NodeId(2))));
-        assert!(order.start_now(B, WriteTarget::Node(NodeId(2))));
+        assert!(order.place(B, WriteTarget::Node(NodeId(2))).now);
+        assert!(order.place(B, WriteTarget::Node(NodeId(2))).now);
     }
 
     #[test]
     fn after_a_write_to_another_target_the_shard_waits_until_cleared() {
         let mut order = WriteOrder::default();
-        assert!(order.start_now(A, WriteTarget::Here));
+        assert!(order.place(A, WriteTarget::Here).now);
         // The leader moved: this write and every later one of the shard wait for their turn,
         // even one back at the first target (it could overtake the waiting one).
-        assert!(!order.start_now(A, WriteTarget::Node(NodeId(2))));
-        assert!(!order.start_now(A, WriteTarget::Node(NodeId(2))));
-        assert!(!order.start_now(A, WriteTarget::Here));
+        assert!(!order.place(A, WriteTarget::Node(NodeId(2))).now);
+        assert!(!order.place(A, WriteTarget::Node(NodeId(2))).now);
+        assert!(!order.place(A, WriteTarget::Here).now);
         // Other shards are not held back.
-        assert!(order.start_now(B, WriteTarget::Here));
+        assert!(order.place(B, WriteTarget::Here).now);
         order.clear();
-        assert!(order.start_now(A, WriteTarget::Node(NodeId(2))));
+        assert!(order.place(A, WriteTarget::Node(NodeId(2))).now);
     }
 
     #[test]
     fn with_no_known_leader_later_writes_wait_for_one() {
         let mut order = WriteOrder::default();
-        assert!(order.start_now(A, WriteTarget::Unknown));
-        assert!(order.start_now(A, WriteTarget::Unknown));
-        assert!(!order.start_now(A, WriteTarget::Node(NodeId(3))));
+        assert!(order.place(A, WriteTarget::Unknown).now);
+        assert!(order.place(A, WriteTarget::Unknown).now);
+        assert!(!order.place(A, WriteTarget::Node(NodeId(3))).now);
     }
 }

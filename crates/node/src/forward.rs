@@ -162,6 +162,9 @@ pub enum Forwarded {
     TimedOut,
     /// Not done, safe to retry (dropped, busy there, never sent, or the node is unreachable).
     Rejected(String),
+    /// Not done: the write followed one of its session that the leader did not take
+    /// (`crate::cluster::chain`); safe to send again once that one is done.
+    OutOfOrder,
     /// Sent, but the stream broke before the reply: it may or may not have run (safe to retry
     /// for a read; a write's outcome is unknown).
     Lost(String),
@@ -412,6 +415,7 @@ fn outcome_of(node: NodeId, reply: pb::ForwardReply) -> Forwarded {
             Forwarded::NotLeader((reply.leader_hint != 0).then_some(NodeId(reply.leader_hint)))
         }
         Ok(pb::ForwardOutcome::TimedOut) => Forwarded::TimedOut,
+        Ok(pb::ForwardOutcome::OutOfOrder) => Forwarded::OutOfOrder,
         Ok(pb::ForwardOutcome::Stopping) => Forwarded::Lost(format!("node {node} is stopping")),
         Ok(pb::ForwardOutcome::Rejected) | Err(_) => Forwarded::Rejected(reply.detail),
     }
@@ -694,6 +698,9 @@ fn reply_of(id: u64, result: Result<Vec<ExecResult>, ClusterError>) -> pb::Forwa
         Err(ClusterError::DeadlineExceeded) => {
             reply.outcome = pb::ForwardOutcome::TimedOut as i32;
         }
+        Err(ClusterError::OutOfOrder) => {
+            reply.outcome = pb::ForwardOutcome::OutOfOrder as i32;
+        }
         Err(ClusterError::Stopped) => {
             reply.outcome = pb::ForwardOutcome::Stopping as i32;
         }
@@ -792,13 +799,10 @@ mod tests {
         );
     }
 
-    /// Every replica stops on a log entry it cannot decode, so the receiving side refuses an
-    /// undecodable forwarded write before it is proposed; a valid one goes through.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_undecodable_forwarded_write_is_refused_before_the_log() {
+    /// A store that leads its one shard (1) alone, and a forwarding server in front of it.
+    async fn lone_leader_server(dir: &std::path::Path) -> (Store, ForwardServer) {
         use crate::cluster::{ShardReplicas, SimNetwork, StoreConfig};
-        let dir = tempfile::tempdir().unwrap();
-        let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
+        let db = storage::Db::open(dir, &storage::StorageConfig::default()).unwrap();
         let me = NodeId(1);
         let shards = [ShardReplicas {
             shard: ShardId(1),
@@ -819,16 +823,33 @@ mod tests {
             name: "node1".into(),
             redis_addr: String::new(),
         };
-        let request = |id, data: Vec<u8>| pb::ForwardRequest {
+        (store, server)
+    }
+
+    fn write_request(id: u64, data: Vec<u8>) -> pb::ForwardRequest {
+        pb::ForwardRequest {
             id,
             shard_id: 1,
             op: Some(pb::forward_request::Op::WriteEntry(data)),
             ..Default::default()
-        };
-        let valid = WriteEntry {
+        }
+    }
+
+    fn empty_entry() -> WriteEntry {
+        WriteEntry {
             now_ms: 1,
             ops: Vec::new(),
-        };
+        }
+    }
+
+    /// Every replica stops on a log entry it cannot decode, so the receiving side refuses an
+    /// undecodable forwarded write before it is proposed; a valid one goes through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_undecodable_forwarded_write_is_refused_before_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, server) = lone_leader_server(dir.path()).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let valid = empty_entry();
         // The applied index once it stops moving (the leader's no-op may still be applying).
         let settled = || async {
             loop {
@@ -840,17 +861,48 @@ mod tests {
                 assert!(Instant::now() < deadline, "applied index never settled");
             }
         };
-        let reply = server.start_forward(request(6, valid.encode())).await;
+        let reply = server.start_forward(write_request(6, valid.encode())).await;
         assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
         let before = settled().await;
-        let reply = server.start_forward(request(7, vec![0xFF, 0, 1])).await;
+        let reply = server
+            .start_forward(write_request(7, vec![0xFF, 0, 1]))
+            .await;
         assert_eq!(reply.id, 7);
         assert_eq!(reply.outcome, pb::ForwardOutcome::Rejected as i32);
         assert!(reply.detail.contains("undecodable"), "{}", reply.detail);
-        let reply = server.start_forward(request(8, valid.encode())).await;
+        let reply = server.start_forward(write_request(8, valid.encode())).await;
         assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
         // Only the valid entry reached the log.
         assert_eq!(settled().await, before + 1);
+        store.stop();
+    }
+
+    /// A session's forwarded write is taken only right behind the one it follows: one that
+    /// follows a write the leader never got (the sender's stream broke before sending it)
+    /// answers `OUT_OF_ORDER`; the same write sent again, following nothing, is done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_forwarded_write_behind_one_that_never_arrived_is_out_of_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, server) = lone_leader_server(dir.path()).await;
+        let chained = |id, seq, follows| pb::ForwardRequest {
+            from_node: 2,
+            session: 5,
+            seq,
+            follows,
+            ..write_request(id, empty_entry().encode())
+        };
+        let reply = server.start_forward(chained(1, 1, 0)).await;
+        assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
+        let reply = server.start_forward(chained(2, 2, 1)).await;
+        assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
+        // Write 3 never came.
+        let reply = server.start_forward(chained(3, 4, 3)).await;
+        assert_eq!(reply.outcome, pb::ForwardOutcome::OutOfOrder as i32);
+        // The session sends 3 and then 4 again once they are its oldest writes.
+        for (id, seq) in [(4, 3), (5, 4)] {
+            let reply = server.start_forward(chained(id, seq, 0)).await;
+            assert_eq!(reply.outcome, pb::ForwardOutcome::Done as i32);
+        }
         store.stop();
     }
 }

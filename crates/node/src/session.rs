@@ -243,14 +243,16 @@ impl Session {
                 ops: vec![this],
             };
             let target = self.node.write_target(shard);
+            let placed = self.order.place(shard, target);
             let chain = ChainLink {
                 session: self.session_key(),
-                follows: self.order.follows(shard),
+                seq: placed.seq,
+                follows: placed.follows,
             };
-            writes.push(if self.order.start_now(shard, target) {
+            writes.push(if placed.now {
                 self.node.start_write_at(shard, &entry, target, Some(chain))
             } else {
-                self.node.start_write_later(shard, entry, chain.session)
+                self.node.start_write_later(shard, entry, chain)
             });
         }
         self.pending.push_back(PendingWrite { writes, merge });

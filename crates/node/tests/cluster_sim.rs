@@ -520,13 +520,17 @@ async fn a_write_behind_one_a_returning_leader_refused_does_not_overtake_it() {
         node: first.0,
         client: 7,
     };
-    let propose = |value: &str, follows: bool| {
+    let propose = |value: &str, seq: u64, follows: Option<u64>| {
         let e = set("k", value);
-        let chain = ChainLink { session, follows };
+        let chain = ChainLink {
+            session,
+            seq,
+            follows,
+        };
         store.submit_proposal(shard, e.encode(), e.results_without_state(), Some(chain))
     };
     assert_eq!(
-        only_output(propose("0", false).unwrap().wait().await.unwrap()),
+        only_output(propose("0", 1, None).unwrap().wait().await.unwrap()),
         Output::Ok
     );
 
@@ -536,7 +540,7 @@ async fn a_write_behind_one_a_returning_leader_refused_does_not_overtake_it() {
         store.leader_of(shard) == Some(other)
     })
     .await;
-    let refused = propose("1", false).unwrap().wait().await;
+    let refused = propose("1", 2, None).unwrap().wait().await;
     assert!(
         matches!(refused, Err(ClusterError::NotLeader { .. })),
         "{refused:?}"
@@ -545,27 +549,24 @@ async fn a_write_behind_one_a_returning_leader_refused_does_not_overtake_it() {
     c.store(other).transfer_leader(shard, first).unwrap();
     c.wait_until("the leadership came back", || store.is_leader(shard))
         .await;
-    let behind = propose("2", true).unwrap().wait().await;
+    let behind = propose("2", 3, Some(2)).unwrap().wait().await;
     assert!(
         matches!(behind, Err(ClusterError::OutOfOrder)),
         "it would overtake \"1\": {behind:?}"
     );
 
-    // The session retries in command order: the refused write, then the one behind it.
-    assert_eq!(
-        only_output(propose("1", false).unwrap().wait().await.unwrap()),
-        Output::Ok
-    );
-    assert_eq!(
-        only_output(propose("2", true).unwrap().wait().await.unwrap()),
-        Output::Ok
-    );
+    // The session retries in command order, each retry following nothing: the refused
+    // write, then the one behind it; a write right behind that one is accepted again.
+    for (value, seq, follows) in [("1", 2, None), ("2", 3, None), ("3", 4, Some(3))] {
+        let done = propose(value, seq, follows).unwrap().wait().await;
+        assert_eq!(only_output(done.unwrap()), Output::Ok);
+    }
     let value = store
         .read(shard, &get("k"), 0, ReadConsistency::Linearizable)
         .await
         .unwrap();
     assert!(
-        matches!(&value, Ok(Output::Bulk(v)) if v[..] == b"2"[..]),
+        matches!(&value, Ok(Output::Bulk(v)) if v[..] == b"3"[..]),
         "{value:?}"
     );
 }

@@ -662,11 +662,13 @@ mod tests {
         let session = crate::cluster::chain::SessionKey { node: 1, client: 9 };
         let first = ChainLink {
             session,
-            follows: false,
+            seq: 1,
+            follows: None,
         };
         let next = ChainLink {
             session,
-            follows: true,
+            seq: 2,
+            follows: Some(1),
         };
         // Not the leader yet: the session's first write is refused ...
         let (a, mut a_rx) = chained(Some(first));
@@ -681,8 +683,9 @@ mod tests {
         let (b, mut b_rx) = chained(Some(next));
         p.propose(vec![b]);
         assert!(matches!(b_rx.try_recv(), Ok(Err(ClusterError::OutOfOrder))));
-        // The retry of the first (following nothing) and then the rest are accepted, in order.
-        let (retry, mut retry_rx) = chained(Some(first));
+        // The retry of the first (following nothing) and the write right behind it are
+        // accepted, in order.
+        let (retry, mut retry_rx) = chained(Some(first.retried()));
         let (again, mut again_rx) = chained(Some(next));
         p.propose(vec![retry, again]);
         assert!(retry_rx.try_recv().is_err() && again_rx.try_recv().is_err());
@@ -696,12 +699,18 @@ mod tests {
         let mut p = lone_leader(&db);
         let s1 = crate::cluster::chain::SessionKey { node: 1, client: 1 };
         let s2 = crate::cluster::chain::SessionKey { node: 1, client: 2 };
-        let link = |session, follows| Some(ChainLink { session, follows });
-        let (a, _a_rx) = chained(link(s1, false));
-        let (b, _b_rx) = chained(link(s1, true));
-        // s2's earlier write never reached this replica (or its record expired).
-        let (c, mut c_rx) = chained(link(s2, true));
-        let (d, mut d_rx) = chained(link(s2, true));
+        let link = |session, seq, follows| {
+            Some(ChainLink {
+                session,
+                seq,
+                follows,
+            })
+        };
+        let (a, _a_rx) = chained(link(s1, 1, None));
+        let (b, _b_rx) = chained(link(s1, 2, Some(1)));
+        // s2's write 4 never reached this replica (or its record expired).
+        let (c, mut c_rx) = chained(link(s2, 5, Some(4)));
+        let (d, mut d_rx) = chained(link(s2, 6, Some(5)));
         let (e, _e_rx) = chained(None);
         p.propose(vec![a, b, c, d, e]);
         assert!(matches!(c_rx.try_recv(), Ok(Err(ClusterError::OutOfOrder))));
