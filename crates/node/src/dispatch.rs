@@ -85,13 +85,14 @@ pub enum WriteTarget {
 
 /// Which of a session's writes may start at once without overtaking an earlier one of the
 /// same shard, and each write's place in its session's chain (`crate::cluster::chain`): per
-/// shard, the target of the last write started while all earlier ones of that shard went to
-/// the same target (`None` once a write had to wait), and that write's number. Cleared when
-/// the session has no write in flight; the numbers keep increasing.
+/// shard, the number of the session's last write to it, and the target of that write while
+/// it and every earlier one of that shard started at once at the same target (`None` once a
+/// write had to wait). Cleared when the session has no write in flight; the numbers keep
+/// increasing.
 #[derive(Debug, Default)]
 pub struct WriteOrder {
     last: HashMap<ShardId, (Option<WriteTarget>, u64)>,
-    /// The number of the session's last write.
+    /// The number of the session's last write (0 before the first: numbers start at 1).
     seq: u64,
 }
 
@@ -108,6 +109,14 @@ pub struct Placement {
 }
 
 impl WriteOrder {
+    /// An order whose first write gets number `seq + 1`.
+    pub fn numbered_after(seq: u64) -> WriteOrder {
+        WriteOrder {
+            last: HashMap::new(),
+            seq,
+        }
+    }
+
     /// Places a write to `shard` at `target`: whether it may start now, and its number and
     /// predecessor; records it either way.
     pub fn place(&mut self, shard: ShardId, target: WriteTarget) -> Placement {
@@ -691,6 +700,8 @@ mod tests {
             (6, None),
             "numbers keep increasing"
         );
+        let mut restarted = WriteOrder::numbered_after(41);
+        assert_eq!(restarted.place(A, WriteTarget::Here).seq, 42);
     }
 
     #[test]

@@ -55,6 +55,11 @@ impl Session {
     pub fn new(node: Arc<Node>, info: Arc<ClientInfo>) -> Session {
         let authenticated = node.live.requirepass.read().is_none();
         let seed = crate::state::unix_us() ^ info.id.rotate_left(32);
+        let mut rng = OpRng::new(seed);
+        // Client ids start at 1 again when the node restarts, so a new session may reuse the
+        // key of one that other replicas still remember; numbering its writes from a random
+        // point keeps them from matching that session's last write.
+        let order = WriteOrder::numbered_after(rng.next_u64() >> 2);
         Session {
             node,
             info,
@@ -62,10 +67,10 @@ impl Session {
             quit: false,
             readonly: false,
             encoder: Encoder::new(ProtocolVersion::Resp2),
-            rng: OpRng::new(seed),
+            rng,
             out: BytesMut::with_capacity(16 * 1024),
             pending: VecDeque::new(),
-            order: WriteOrder::default(),
+            order,
         }
     }
 

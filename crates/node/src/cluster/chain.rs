@@ -4,16 +4,17 @@
 //! appends them to its log in the order they arrive), so a leader that did not take one of
 //! them but took a later one would let the later one land first: the earlier write is
 //! retried only when the session gets to it. A write may fail to get in while the leader is
-//! not the leader, during a leadership transfer, when a queue is full, or when it was never
-//! sent (its forwarding stream broke); by the next write the leader may lead again (a new
-//! term), have ended the transfer (the same term) or have room.
+//! not the leader, during a leadership transfer, when a queue on the leader's node is full
+//! (a forwarded write is then retried), or when it was never sent (its forwarding stream
+//! broke); by the next write the leader may lead again (a new term), have ended the transfer
+//! (the same term) or have room.
 //!
 //! So every session write carries a [`ChainLink`]: its session, its number among the
 //! session's writes, and the number of the write it follows (the session's previous write
 //! to the same shard, while that one may still be in flight). A replica remembers, per
 //! session, the last write of it that it decided on, and accepts a write that follows
-//! another only if that other is exactly the write it last accepted from the session, in
-//! its current term ([`Chains::admit`]); otherwise it refuses it with
+//! another only if that other is exactly that last write and was accepted in the replica's
+//! current term ([`Chains::admit`]); otherwise it refuses it with
 //! [`ClusterError::OutOfOrder`](super::error::ClusterError::OutOfOrder), which the session
 //! retries in command order, once every earlier write is done (a retry follows nothing).
 //! Writes accepted in one term are in one leader's log in arrival order: they commit in that
@@ -23,8 +24,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// A session, unique in the cluster: the node its client is connected to and the client's
-/// id there (`CLIENT ID`).
+/// A session: the node its client is connected to and the client's id there (`CLIENT ID`).
+/// Unique among the sessions alive; after a node restarts its client ids start over, so a
+/// session numbers its writes from a random point (`dispatch::WriteOrder::numbered_after`)
+/// and cannot be taken for the earlier session with its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionKey {
     /// The node the client is connected to.
@@ -38,7 +41,7 @@ pub struct SessionKey {
 pub struct ChainLink {
     /// The session that sent the write.
     pub session: SessionKey,
-    /// The write's number among the session's writes (from 1, increasing).
+    /// The write's number among the session's writes (increasing, never 0).
     pub seq: u64,
     /// The number of the session's previous write to this shard while that one may still be
     /// in flight: this write is then accepted only right behind it, in the same term.

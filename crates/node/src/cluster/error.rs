@@ -29,9 +29,10 @@ pub enum ClusterError {
     /// it did not and will not take effect; the client may retry.
     #[error("proposal dropped by a leader change; retry")]
     ProposalDropped,
-    /// An earlier write of the same session to the shard was refused here or accepted in
-    /// an earlier term, so this one could overtake it: it was not done; the session retries
-    /// it after the earlier one (see `cluster::chain`).
+    /// The write follows one of its session that this replica did not accept in its current
+    /// term (refused it, accepted it in an earlier term, or never got it), so it could
+    /// overtake that one: it was not done; the session retries it after the earlier one
+    /// (see `cluster::chain`).
     #[error("an earlier write of the session was not accepted in this term; retry")]
     OutOfOrder,
     /// A queue or limit (`*_max`) is full; the client may retry later.
