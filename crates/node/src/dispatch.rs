@@ -32,7 +32,8 @@
 //!   (`crate::cluster::chain`); otherwise it is retried in its turn too.
 //! - A write whose outcome is unknown (no reply by the deadline, or its stream broke after it
 //!   was sent) answers `-CLUSTERDOWN The cluster is down` and is not retried: it may still
-//!   apply, even after the client's later writes. A read in that case is retried. A full forwarding queue answers `-TRYAGAIN`.
+//!   apply, even after the client's later writes. A read in that case is retried. A full
+//!   forwarding queue answers `-TRYAGAIN`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -554,7 +555,8 @@ impl Node {
                     resent_in_order = true;
                     continue;
                 }
-                // An election is running: ask again shortly.
+                // An election is running (or a resent write was refused as out of order,
+                // which one that follows nothing never is): ask again shortly.
                 Forwarded::NotLeader(_) | Forwarded::OutOfOrder => {}
                 Forwarded::Rejected(why) | Forwarded::Lost(why) => {
                     tracing::debug!(%shard, ?target, why, "request not done; retrying");

@@ -115,13 +115,9 @@ impl Chains {
     }
 
     /// Number of sessions recorded.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.last.len()
-    }
-
-    /// Whether no session is recorded.
-    pub fn is_empty(&self) -> bool {
-        self.last.is_empty()
     }
 }
 

@@ -635,20 +635,21 @@ mod tests {
         assert_eq!(p.pending_count(), 2);
     }
 
-    /// The only voter of its group, not yet its leader.
-    fn lone_voter(db: &Arc<storage::Db>) -> Peer {
+    /// The only voter of its group, not yet its leader, over a database in `dir`.
+    fn lone_voter(dir: &std::path::Path) -> Peer {
+        let db = storage::Db::open(dir, &storage::StorageConfig::default()).unwrap();
         let spec = ShardReplicas {
             shard: ShardId(1),
             nodes: vec![NodeId(1)],
         };
-        open_peer(&StoreConfig::new(NodeId(1)), db, &spec)
+        open_peer(&StoreConfig::new(NodeId(1)), &db, &spec)
             .unwrap()
             .0
     }
 
     /// The only voter of its group, just elected.
-    fn lone_leader(db: &Arc<storage::Db>) -> Peer {
-        let mut p = lone_voter(db);
+    fn lone_leader(dir: &std::path::Path) -> Peer {
+        let mut p = lone_voter(dir);
         p.raw_mut().campaign().unwrap();
         assert!(p.raw().soft_state().role == StateRole::Leader);
         p
@@ -657,8 +658,7 @@ mod tests {
     #[test]
     fn a_write_following_one_refused_before_the_leadership_is_refused_too() {
         let dir = tempfile::tempdir().unwrap();
-        let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
-        let mut p = lone_voter(&db);
+        let mut p = lone_voter(dir.path());
         let session = crate::cluster::chain::SessionKey { node: 1, client: 9 };
         let first = ChainLink {
             session,
@@ -695,8 +695,7 @@ mod tests {
     #[test]
     fn writes_that_follow_in_one_batch_are_accepted_together_or_refused_together() {
         let dir = tempfile::tempdir().unwrap();
-        let db = storage::Db::open(dir.path(), &storage::StorageConfig::default()).unwrap();
-        let mut p = lone_leader(&db);
+        let mut p = lone_leader(dir.path());
         let s1 = crate::cluster::chain::SessionKey { node: 1, client: 1 };
         let s2 = crate::cluster::chain::SessionKey { node: 1, client: 2 };
         let link = |session, seq, follows| {
