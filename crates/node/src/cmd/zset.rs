@@ -297,7 +297,8 @@ fn parse_range(args: &[Bytes], at: usize, form: Form) -> Result<(RangeSpec, bool
             kind = Kind::Score;
         } else if form.unified && is_opt(opt, "bylex") && kind == Kind::Rank {
             kind = Kind::Lex;
-        } else if form.unified && is_opt(opt, "rev") {
+        } else if form.unified && is_opt(opt, "rev") && !rev {
+            // A second REV is a syntax error, as a second BYSCORE or BYLEX is.
             rev = true;
         } else {
             return Err(ExecError::Syntax);
