@@ -513,6 +513,7 @@ impl Node {
         let mut pause = Duration::from_millis(5);
         let mut attempt = 0usize;
         let mut resent_in_order = false;
+        let mut switched = false;
         let (mut target, mut started) = match started {
             Some((t, pending)) => (Some(t), Some(pending)),
             None => (self.leader_guess(shard), None),
@@ -561,6 +562,16 @@ impl Node {
                 Forwarded::Rejected(why) | Forwarded::Lost(why) => {
                     tracing::debug!(%shard, ?target, why, "request not done; retrying");
                 }
+            }
+            // Refused by a node this one no longer takes for the leader: it learned of a new
+            // one since, as when a pipeline's later writes come to their retry one by one
+            // after the earlier ones'. Go there at once (once: a guess that keeps changing
+            // waits like any other retry).
+            let guess = self.leader_guess(shard);
+            if !switched && guess.is_some() && guess != target {
+                switched = true;
+                target = guess;
+                continue;
             }
             if Instant::now() + pause >= deadline {
                 return Err(cluster_down());
