@@ -513,7 +513,14 @@ impl Node {
         let mut pause = Duration::from_millis(5);
         let mut attempt = 0usize;
         let mut resent_in_order = false;
-        let mut switched = false;
+        // When the last attempt went out. A retry waits its pause from then, not from when
+        // its outcome was looked at: a session polls its pipeline's writes in order, so a
+        // write refused together with earlier ones comes to its retry only after theirs, by
+        // when its pause has long passed and (after a leader change) this node knows the new
+        // leader. It goes out at once.
+        let mut tried_at = started
+            .as_ref()
+            .map_or_else(Instant::now, |(_, pending)| pending.sent_at());
         let (mut target, mut started) = match started {
             Some((t, pending)) => (Some(t), Some(pending)),
             None => (self.leader_guess(shard), None),
@@ -522,6 +529,7 @@ impl Node {
             let outcome = match started.take() {
                 Some(pending) => pending.wait().await,
                 None => {
+                    tried_at = Instant::now();
                     self.attempt(shard, target, &request, local, deadline)
                         .await?
                 }
@@ -563,20 +571,11 @@ impl Node {
                     tracing::debug!(%shard, ?target, why, "request not done; retrying");
                 }
             }
-            // Refused by a node this one no longer takes for the leader: it learned of a new
-            // one since, as when a pipeline's later writes come to their retry one by one
-            // after the earlier ones'. Go there at once (once: a guess that keeps changing
-            // waits like any other retry).
-            let guess = self.leader_guess(shard);
-            if !switched && guess.is_some() && guess != target {
-                switched = true;
-                target = guess;
-                continue;
-            }
-            if Instant::now() + pause >= deadline {
+            let retry_at = tried_at + pause;
+            if retry_at >= deadline {
                 return Err(cluster_down());
             }
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep_until(retry_at.into()).await;
             pause = (pause * 2).min(RETRY_PAUSE_MAX);
             attempt += 1;
             target = self

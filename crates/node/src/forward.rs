@@ -345,8 +345,10 @@ impl Peers {
         request: pb::ForwardRequest,
         deadline: Instant,
     ) -> PendingForward {
+        let sent_at = Instant::now();
         let ready = |outcome| PendingForward {
             node,
+            sent_at,
             deadline,
             state: Err(outcome),
         };
@@ -370,6 +372,7 @@ impl Peers {
         }
         PendingForward {
             node,
+            sent_at,
             deadline,
             state: Ok(rx),
         }
@@ -379,12 +382,19 @@ impl Peers {
 /// A forwarded request on its way (see [`Peers::submit`]).
 pub struct PendingForward {
     node: NodeId,
+    /// When it was queued.
+    sent_at: Instant,
     deadline: Instant,
     /// The link's answer to come, or the outcome already known.
     state: Result<oneshot::Receiver<LinkReply>, Forwarded>,
 }
 
 impl PendingForward {
+    /// When the request was queued for its node.
+    pub fn sent_at(&self) -> Instant {
+        self.sent_at
+    }
+
     /// The outcome, or [`Forwarded::TimedOut`] once the deadline passes.
     pub async fn wait(self) -> Forwarded {
         let rx = match self.state {
