@@ -2,7 +2,10 @@
 //!
 //! - **Members**: asks every other member `Hello` until it answers, then every
 //!   [`HELLO_REFRESH_PERIODS`] periods, to learn its Redis address (for `-MOVED` and the
-//!   `CLUSTER` replies) and whether it is up.
+//!   `CLUSTER` replies). A member that answered once is up unless the store's failure
+//!   detector finds it silent ([`crate::cluster::Store::seems_down`]): that watches every
+//!   node the store shares a shard with, through Raft traffic and probes, so it sees a member
+//!   die within `node_down_after_ticks` and come back with its first message.
 //! - **Leaders**: a shard with no known leader whose preferred leader is this node campaigns
 //!   at once (no waiting out an election timeout at startup; then at most once per two election
 //!   timeouts, so many slow elections are not restarted over and over); a shard this node leads whose
@@ -31,8 +34,6 @@ use crate::topology::{decode_table, encode_table, META_SHARD};
 pub const PLACEMENT_PERIOD_MS: u64 = 500;
 /// Periods between `Hello`s to a member that answered before.
 pub const HELLO_REFRESH_PERIODS: u64 = 10;
-/// A member not heard from for this long is treated as down (no leadership sent its way).
-pub const MEMBER_UP_FOR: Duration = Duration::from_secs(3);
 /// A preferred leader campaigns for a leaderless shard at most once per this many election
 /// timeouts.
 pub const CAMPAIGN_EVERY_ELECTIONS: u64 = 2;
@@ -106,7 +107,11 @@ fn balance_leaders(
         node.config.raft_tick_ms * node.config.raft_election_ticks * CAMPAIGN_EVERY_ELECTIONS,
     );
     let me = node.topology.me;
-    let up = |id: NodeId| id == me || seen.get(&id).is_some_and(|t| t.elapsed() < MEMBER_UP_FOR);
+    // Not the time of the last `Hello`: those come every few seconds, so a member would
+    // seem down between them (leadership was handed back to a restarted node only in those
+    // windows) and up for seconds after it died (a transfer to a dead node holds the shard's
+    // writes for an election timeout).
+    let up = |id: NodeId| id == me || (seen.contains_key(&id) && !node.store.seems_down(id));
     let mut shards = node.local_shards();
     shards.push(META_SHARD);
     for shard in shards {

@@ -570,3 +570,30 @@ async fn a_write_behind_one_a_returning_leader_refused_does_not_overtake_it() {
         "{value:?}"
     );
 }
+
+/// The failure detector placement asks whether a member is up (`Store::seems_down`): the
+/// others find a cut-off node down (and it finds them down), and all are up again once
+/// messages flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_node_seems_down_until_it_is_heard_from_again() {
+    let c = Cluster::start_sim(3, 2, sim_seed());
+    let ids = c.ids();
+    let all_up = |c: &Cluster| {
+        ids.iter()
+            .all(|&a| ids.iter().all(|&b| !c.store(a).seems_down(b)))
+    };
+    c.wait_until("every node up at the start", || all_up(&c))
+        .await;
+    let (cut, others) = (ids[0], &ids[1..]);
+    c.net.isolate(cut);
+    c.wait_until("the others find the cut-off node down", || {
+        others.iter().all(|&o| c.store(o).seems_down(cut))
+    })
+    .await;
+    c.wait_until("the cut-off node finds the others down", || {
+        others.iter().all(|&o| c.store(cut).seems_down(o))
+    })
+    .await;
+    c.net.recover();
+    c.wait_until("every node up again", || all_up(&c)).await;
+}

@@ -5,7 +5,7 @@
 //! proposals and reads to the loop over its bounded inbox and waits for their outcome, and
 //! reads what the peers publish (leader, lease, applied index) without a round trip.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use raft::{ConfState, NodeId, RawNode, SnapshotStatus};
 use router::ShardId;
 use storage::{Db, ExecResult, ReadOp, ShardStore, WriteEntry};
@@ -210,9 +210,13 @@ pub struct StoreStats {
     pub batches_sent: u64,
 }
 
-/// What the store counts as it runs (see [`StoreStats`]).
+/// What the store counts as it runs (see [`StoreStats`]), and what it believes of the other
+/// nodes.
 #[derive(Default)]
 pub(crate) struct Counters {
+    /// The nodes the store loop considers down: silent for `node_down_after_ticks`, until a
+    /// message from them arrives. Written by the loop when the set changes.
+    pub(crate) down_nodes: RwLock<BTreeSet<NodeId>>,
     pub(crate) snapshots_sent: AtomicU64,
     pub(crate) snapshots_failed: AtomicU64,
     pub(crate) snapshots_installed: Arc<AtomicU64>,
@@ -541,6 +545,13 @@ impl Store {
     pub fn transfer_leader(&self, shard: ShardId, to: NodeId) -> ClusterResult<()> {
         self.handle(shard)?;
         self.submit(StoreMsg::Transfer { shard, to })
+    }
+
+    /// Whether this store considers `node` down: no message from it for
+    /// [`StoreConfig::node_down_after_ticks`], and none since. A node this store shares no
+    /// shard with is never considered down (it is not watched).
+    pub fn seems_down(&self, node: NodeId) -> bool {
+        self.shared.counters.down_nodes.read().contains(&node)
     }
 
     /// Asks this node to campaign for leadership of `shard` now.

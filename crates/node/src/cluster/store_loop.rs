@@ -162,7 +162,8 @@ pub(crate) struct StoreLoop {
     next_read_ctx: u64,
     /// Tick at which each other node was last heard from.
     last_heard: HashMap<NodeId, u64>,
-    /// Nodes currently considered down.
+    /// Nodes currently considered down. Invariant: equal to `counters.down_nodes`, which
+    /// publishes it.
     down: BTreeSet<NodeId>,
     /// Proposals gathered this round, per shard, proposed together.
     proposals: BTreeMap<ShardId, Vec<Proposal>>,
@@ -412,6 +413,7 @@ impl StoreLoop {
         self.catch_up_ticks();
         self.last_heard.insert(from, self.ticks);
         if self.down.remove(&from) {
+            self.counters.down_nodes.write().remove(&from);
             tracing::info!(node = %self.cfg.node_id, peer = %from, "node is back");
         }
         let (tick_began, interval) = self.tick_began();
@@ -543,6 +545,7 @@ impl StoreLoop {
         for node in nodes {
             let heard = *self.last_heard.entry(node).or_insert(self.ticks);
             if self.ticks - heard > self.cfg.node_down_after_ticks && self.down.insert(node) {
+                self.counters.down_nodes.write().insert(node);
                 tracing::info!(node = %self.cfg.node_id, peer = %node, "node seems down; waking shared groups");
                 self.on_unreachable(node, true);
             }
