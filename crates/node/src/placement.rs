@@ -44,7 +44,6 @@ pub const ROUTING_KEY: &[u8] = b"routing";
 pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(PLACEMENT_PERIOD_MS));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen: HashMap<NodeId, Instant> = HashMap::new();
     let mut campaigned: HashMap<ShardId, Instant> = HashMap::new();
     let mut period: u64 = 0;
     let mut table_written = false;
@@ -57,8 +56,8 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        greet(&node, &mut seen, period).await;
-        balance_leaders(&node, &seen, &mut campaigned);
+        greet(&node, period).await;
+        balance_leaders(&node, &mut campaigned);
         if !table_written && node.leads(META_SHARD) {
             table_written = write_table(&node).await;
         }
@@ -68,7 +67,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 }
 
 /// Sends `Hello` to members not yet heard from (or due a refresh).
-async fn greet(node: &Node, seen: &mut HashMap<NodeId, Instant>, period: u64) {
+async fn greet(node: &Node, period: u64) {
     for member in &node.topology.members {
         if member.id == node.topology.me {
             continue;
@@ -83,7 +82,6 @@ async fn greet(node: &Node, seen: &mut HashMap<NodeId, Instant>, period: u64) {
                     tracing::info!(node = %member.name, redis_addr = %reply.redis_addr, "member up");
                 }
                 node.peers.learn_redis_addr(member.id, reply.redis_addr);
-                seen.insert(member.id, Instant::now());
             }
             Ok(Some(reply)) => tracing::error!(
                 node = %member.name,
@@ -98,11 +96,7 @@ async fn greet(node: &Node, seen: &mut HashMap<NodeId, Instant>, period: u64) {
 /// Campaigns for leaderless shards preferring this node (at most once per
 /// [`CAMPAIGN_EVERY_ELECTIONS`] election timeouts, so a slow election is not restarted
 /// over and over); hands shards to their preferred leader when it is up.
-fn balance_leaders(
-    node: &Node,
-    seen: &HashMap<NodeId, Instant>,
-    campaigned: &mut HashMap<ShardId, Instant>,
-) {
+fn balance_leaders(node: &Node, campaigned: &mut HashMap<ShardId, Instant>) {
     let election = Duration::from_millis(
         node.config.raft_tick_ms * node.config.raft_election_ticks * CAMPAIGN_EVERY_ELECTIONS,
     );
@@ -111,7 +105,10 @@ fn balance_leaders(
     // seem down between them (leadership was handed back to a restarted node only in those
     // windows) and up for seconds after it died (a transfer to a dead node holds the shard's
     // writes for an election timeout).
-    let up = |id: NodeId| id == me || (seen.contains_key(&id) && !node.store.seems_down(id));
+    // A member that answered `Hello` once (its Redis address is known) and is not silent.
+    let up = |id: NodeId| {
+        id == me || (node.peers.redis_addr(id).is_some() && !node.store.seems_down(id))
+    };
     let mut shards = node.local_shards();
     shards.push(META_SHARD);
     for shard in shards {

@@ -215,7 +215,7 @@ pub struct StoreStats {
 #[derive(Default)]
 pub(crate) struct Counters {
     /// The nodes the store loop considers down: silent for `node_down_after_ticks`, until a
-    /// message from them arrives. Written by the loop when the set changes.
+    /// message from them arrives. The loop's only record of it, and written only by the loop.
     pub(crate) down_nodes: RwLock<BTreeSet<NodeId>>,
     pub(crate) snapshots_sent: AtomicU64,
     pub(crate) snapshots_failed: AtomicU64,

@@ -162,9 +162,6 @@ pub(crate) struct StoreLoop {
     next_read_ctx: u64,
     /// Tick at which each other node was last heard from.
     last_heard: HashMap<NodeId, u64>,
-    /// Nodes currently considered down. Invariant: equal to `counters.down_nodes`, which
-    /// publishes it.
-    down: BTreeSet<NodeId>,
     /// Proposals gathered this round, per shard, proposed together.
     proposals: BTreeMap<ShardId, Vec<Proposal>>,
     /// Linearizable reads gathered this round, per shard, confirmed by one ReadIndex.
@@ -211,7 +208,6 @@ impl StoreLoop {
             next_tick,
             next_read_ctx: 0,
             last_heard: HashMap::new(),
-            down: BTreeSet::new(),
             proposals: BTreeMap::new(),
             reads: BTreeMap::new(),
             members: BTreeSet::new(),
@@ -412,8 +408,9 @@ impl StoreLoop {
         // by a commit): the clock must not be older than the message.
         self.catch_up_ticks();
         self.last_heard.insert(from, self.ticks);
-        if self.down.remove(&from) {
-            self.counters.down_nodes.write().remove(&from);
+        // Only this loop writes the set, so a read then a write is not a race.
+        let was_down = self.counters.down_nodes.read().contains(&from);
+        if was_down && self.counters.down_nodes.write().remove(&from) {
             tracing::info!(node = %self.cfg.node_id, peer = %from, "node is back");
         }
         let (tick_began, interval) = self.tick_began();
@@ -544,8 +541,8 @@ impl StoreLoop {
         }
         for node in nodes {
             let heard = *self.last_heard.entry(node).or_insert(self.ticks);
-            if self.ticks - heard > self.cfg.node_down_after_ticks && self.down.insert(node) {
-                self.counters.down_nodes.write().insert(node);
+            let silent = self.ticks - heard > self.cfg.node_down_after_ticks;
+            if silent && self.counters.down_nodes.write().insert(node) {
                 tracing::info!(node = %self.cfg.node_id, peer = %node, "node seems down; waking shared groups");
                 self.on_unreachable(node, true);
             }
