@@ -379,6 +379,11 @@ fn cf_options(
     table.set_block_cache(cache);
     table.set_cache_index_and_filter_blocks(true);
     table.set_bloom_filter(10.0, false);
+    // A hash index in each data block finds a point lookup's key without the binary search
+    // over the block's restart points, which was the costliest single step of a GET that
+    // reaches a table file; about 1 byte per key at this ratio.
+    table.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
+    table.set_data_block_hash_ratio(DATA_BLOCK_HASH_RATIO);
     let mut opts = tombstone_options();
     opts.set_block_based_table_factory(&table);
     opts.set_write_buffer_manager(write_buffers);
@@ -390,6 +395,10 @@ fn cf_options(
     }
     opts
 }
+
+/// Keys per bucket of a data block's hash index (`data_block_hash_table_util_ratio`); RocksDB
+/// suggests 0.75.
+const DATA_BLOCK_HASH_RATIO: f64 = 0.75;
 
 /// Memory a memtable takes at a time. RocksDB's default is an eighth of the write buffer
 /// (1 MiB for 8 MiB), and a memtable that takes concurrent inserts (the store loop and the
