@@ -18,4 +18,8 @@ pub enum StorageError {
     /// An I/O error outside RocksDB (for example creating the data directory).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// A read op on a [`crate::engine::PointView`] asked for a second record; the caller runs
+    /// it again on a snapshot. Never reaches a client.
+    #[error("a point read asked for more than one record")]
+    NotPointRead,
 }

@@ -129,6 +129,19 @@ pub enum ReadOp {
 }
 
 impl ReadOp {
+    /// Whether the op reads one record (a string's metadata, which holds its value), so it
+    /// may run on a [`crate::engine::PointView`] rather than a snapshot.
+    pub fn reads_one_record(&self) -> bool {
+        matches!(
+            self,
+            ReadOp::String(
+                string::StringRead::Get { .. }
+                    | string::StringRead::StrLen { .. }
+                    | string::StringRead::GetRange { .. }
+            )
+        )
+    }
+
     /// Executes the op on `reader`.
     pub fn execute(&self, reader: &dyn Reader) -> ExecResult {
         match self {

@@ -13,7 +13,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::db::{shard_cf_name, Db};
 use rocksdb::WriteBatch;
 
-use crate::engine::{write_unsynced, SnapshotView, Txn};
+use crate::engine::{write_unsynced, PointView, SnapshotView, Txn};
 use crate::error::StorageError;
 use crate::export::{Chunk, SlotRange};
 use crate::keys::{self, ShardState};
@@ -135,8 +135,16 @@ impl ShardStore {
         f(&view)
     }
 
-    /// Executes a read op on a fresh point-in-time view.
+    /// Executes a read op on a fresh point-in-time view: a [`PointView`] for an op that
+    /// reads one record, else a snapshot (also for a one-record op that turned out to need
+    /// more).
     pub fn read(&self, now_ms: u64, op: &ReadOp) -> ExecResult {
+        if op.reads_one_record() {
+            match op.execute(&PointView::new(&self.db, &self.cf_name, now_ms)) {
+                Err(ExecError::Storage(StorageError::NotPointRead)) => {}
+                done => return done,
+            }
+        }
         self.with_snapshot(now_ms, |view| op.execute(view))
     }
 
@@ -775,5 +783,58 @@ mod tests {
         assert_eq!(get(&store, "a"), Output::bulk("3"));
         assert!(store.apply_batch(&all).unwrap().iter().all(Option::is_none));
         assert!(store.apply(5, &entries[0]).unwrap().is_none());
+    }
+
+    #[test]
+    fn one_record_reads_skip_the_snapshot_and_agree_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = open(dir.path());
+        let hash = WriteEntry {
+            now_ms: 1_000,
+            ops: vec![WriteOp::Hash(crate::types::hash::HashWrite::Set {
+                key: b"h".to_vec(),
+                pairs: vec![(b"f".to_vec(), b"v".to_vec())],
+                reply_ok: false,
+            })],
+        };
+        for (index, entry) in (1u64..).zip(entries().iter().chain([&hash])) {
+            store.apply(index, entry).unwrap();
+        }
+        // "a" and "b" hold strings ("b" set again after it expired), "h" a hash; "none" is
+        // missing.
+        for key in ["a", "b", "h", "none"] {
+            let ops = [
+                StringRead::Get { key: key.into() },
+                StringRead::StrLen { key: key.into() },
+                StringRead::GetRange {
+                    key: key.into(),
+                    start: 0,
+                    end: -1,
+                },
+            ];
+            for op in ops.map(ReadOp::String) {
+                assert!(op.reads_one_record(), "{op:?}");
+                let point = op.execute(&PointView::new(&db, &store.cf_name, 1_020));
+                let snapshot = store.with_snapshot(1_020, |view| op.execute(view));
+                assert_eq!(format!("{point:?}"), format!("{snapshot:?}"), "{op:?}");
+                assert_eq!(
+                    format!("{:?}", store.read(1_020, &op)),
+                    format!("{snapshot:?}")
+                );
+            }
+        }
+        // An op that needs a second record is refused by the view, and runs on a snapshot.
+        let mget = ReadOp::String(StringRead::MGet {
+            keys: vec![b"a".to_vec(), b"b".to_vec()],
+        });
+        assert!(!mget.reads_one_record());
+        assert!(matches!(
+            mget.execute(&PointView::new(&db, &store.cf_name, 1_020)),
+            Err(ExecError::Storage(StorageError::NotPointRead))
+        ));
+        assert_eq!(
+            store.read(1_020, &mget).unwrap(),
+            Output::Array(vec![Output::bulk("3"), Output::bulk("y")])
+        );
     }
 }
