@@ -494,6 +494,75 @@ impl Reader for PointView<'_> {
     }
 }
 
+/// A one-record op's view for [`crate::ShardStore::read_points`]: first it records the key
+/// the op asks for (and fails, as a [`PointView`] does at its second read), then it serves
+/// that key's record, fetched with the others' in one RocksDB `MultiGet`.
+pub(crate) struct PrefetchView {
+    now_ms: u64,
+    /// The key the op asked for; once fetched, its record.
+    key: std::cell::RefCell<Option<Vec<u8>>>,
+    record: Option<Option<Vec<u8>>>,
+}
+
+impl PrefetchView {
+    /// A view that records the key asked for.
+    pub(crate) fn probe(now_ms: u64) -> Self {
+        PrefetchView {
+            now_ms,
+            key: std::cell::RefCell::new(None),
+            record: None,
+        }
+    }
+
+    /// The key the op asked for, if it asked for exactly one.
+    pub(crate) fn asked(self) -> Option<Vec<u8>> {
+        self.key.into_inner()
+    }
+
+    /// A view serving `record` as the value at `key`, once.
+    pub(crate) fn serving(now_ms: u64, key: Vec<u8>, record: Option<Vec<u8>>) -> Self {
+        PrefetchView {
+            now_ms,
+            key: std::cell::RefCell::new(Some(key)),
+            record: Some(record),
+        }
+    }
+}
+
+impl Reader for PrefetchView {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let mut slot = self.key.borrow_mut();
+        match (&self.record, slot.as_deref()) {
+            // Probing: the first key asked for is recorded; any other read fails.
+            (None, None) => {
+                *slot = Some(key.to_vec());
+                Err(StorageError::NotPointRead)
+            }
+            // Serving: the fetched record, for its key only, once.
+            (Some(record), Some(k)) if k == key => {
+                let record = record.clone();
+                *slot = Some(Vec::new());
+                Ok(record)
+            }
+            _ => Err(StorageError::NotPointRead),
+        }
+    }
+
+    fn scan_raw(
+        &self,
+        _start: &[u8],
+        _end: &[u8],
+        _reverse: bool,
+        _visit: &mut dyn FnMut(&[u8], &[u8]) -> KeepGoing,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::NotPointRead)
+    }
+}
+
 /// A consistent point-in-time view of one shard (a RocksDB snapshot).
 pub struct SnapshotView<'a> {
     db: &'a Db,

@@ -13,7 +13,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::db::{shard_cf_name, Db};
 use rocksdb::WriteBatch;
 
-use crate::engine::{write_unsynced, PointView, SnapshotView, Txn};
+use crate::engine::{write_unsynced, PointView, PrefetchView, SnapshotView, Txn};
 use crate::error::StorageError;
 use crate::export::{Chunk, SlotRange};
 use crate::keys::{self, ShardState};
@@ -146,6 +146,53 @@ impl ShardStore {
             }
         }
         self.with_snapshot(now_ms, |view| op.execute(view))
+    }
+
+    /// Executes one-record ops (see [`ReadOp::reads_one_record`]) together, as a pipeline of
+    /// GETs asks: each op's key is found by running it on a probing view, all the records
+    /// come from one RocksDB `MultiGet` (one pass through the memtables and table files for
+    /// the lot), and each op then runs on its record. An op that asks for anything else runs
+    /// alone through [`ShardStore::read`]. Results are in the order of `ops`.
+    pub fn read_points(&self, now_ms: u64, ops: &[ReadOp]) -> Vec<ExecResult> {
+        let keys: Vec<Option<Vec<u8>>> = ops
+            .iter()
+            .map(|op| {
+                let probe = PrefetchView::probe(now_ms);
+                match op.execute(&probe) {
+                    Err(ExecError::Storage(StorageError::NotPointRead)) => probe.asked(),
+                    _ => None,
+                }
+            })
+            .collect();
+        let Ok(cf) = self.db.cf(&self.cf_name) else {
+            // Each op reports the missing column family itself.
+            return ops.iter().map(|op| self.read(now_ms, op)).collect();
+        };
+        let fetched: Vec<Result<Option<Vec<u8>>, StorageError>> = self
+            .db
+            .rocks()
+            .batched_multi_get_cf(&cf, keys.iter().flatten(), false)
+            .into_iter()
+            .map(|r| Ok(r?.map(|slice| slice.to_vec())))
+            .collect();
+        let mut fetched = fetched.into_iter();
+        ops.iter()
+            .zip(keys)
+            .map(|(op, key)| {
+                let Some(key) = key else {
+                    return self.read(now_ms, op);
+                };
+                let record = match fetched.next() {
+                    Some(Ok(record)) => record,
+                    Some(Err(e)) => return Err(ExecError::Storage(e)),
+                    None => return self.read(now_ms, op),
+                };
+                match op.execute(&PrefetchView::serving(now_ms, key, record)) {
+                    Err(ExecError::Storage(StorageError::NotPointRead)) => self.read(now_ms, op),
+                    done => done,
+                }
+            })
+            .collect()
     }
 
     /// Writes an exported chunk's records verbatim and raises the version floor to the highest
@@ -836,5 +883,18 @@ mod tests {
             store.read(1_020, &mget).unwrap(),
             Output::Array(vec![Output::bulk("3"), Output::bulk("y")])
         );
+
+        // Together (one MultiGet), including a repeated key and an op that needs more.
+        let mut ops: Vec<ReadOp> = ["a", "h", "none", "b", "a"]
+            .into_iter()
+            .map(|key| ReadOp::String(StringRead::Get { key: key.into() }))
+            .collect();
+        ops.insert(2, mget);
+        ops.push(ReadOp::String(StringRead::StrLen { key: "b".into() }));
+        let together = store.read_points(1_020, &ops);
+        let alone: Vec<_> = ops.iter().map(|op| store.read(1_020, op)).collect();
+        assert_eq!(format!("{together:?}"), format!("{alone:?}"));
+        assert_eq!(together[0].as_ref().unwrap(), &Output::bulk("3"));
+        assert!(matches!(together[1], Err(ExecError::WrongType)));
     }
 }
