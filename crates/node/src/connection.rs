@@ -20,6 +20,8 @@ use crate::state::Node;
 
 /// Read buffer capacity kept available before each read, in bytes.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// The most reads run together from one pipeline ([`Session::handle_reads`]).
+const READ_BATCH_MAX: usize = 256;
 /// The most bytes reserved at once for a large bulk argument still arriving.
 const BULK_RESERVE_BYTES_MAX: usize = 64 << 20;
 
@@ -122,17 +124,31 @@ impl Conn {
 
     /// Runs every complete command in the read buffer. `Some` when the connection must close
     /// after the replies are written.
+    /// Runs of reads that may run together ([`Session::joins_read_batch`]) are handed to
+    /// [`Session::handle_reads`], at most [`READ_BATCH_MAX`] at a time.
     async fn execute_buffered(&mut self, session: &mut Session) -> Option<Close> {
+        let mut reads = Vec::new();
         loop {
             match self.decoder.decode(&mut self.rbuf) {
+                Ok(Some(args)) if session.joins_read_batch(&args) => {
+                    reads.push(args);
+                    if reads.len() == READ_BATCH_MAX {
+                        session.handle_reads(std::mem::take(&mut reads)).await;
+                    }
+                }
                 Ok(Some(args)) => {
+                    session.handle_reads(std::mem::take(&mut reads)).await;
                     session.handle(args).await;
                     if session.quit {
                         return Some(Close::Client);
                     }
                 }
-                Ok(None) => return None,
+                Ok(None) => {
+                    session.handle_reads(reads).await;
+                    return None;
+                }
                 Err(e) => {
+                    session.handle_reads(reads).await;
                     tracing::debug!(client = session.info.id, error = %e, "protocol error");
                     session.reply_error(&format!("ERR {e}")).await;
                     return Some(Close::Error);

@@ -261,3 +261,53 @@ fn expiry_is_observed_over_time() {
     assert_eq!(ok(c, &[b"EXISTS", b"k"]), Value::Int(0));
     assert_eq!(ok(c, &[b"GET", b"keep"]), bulk(b"v"));
 }
+
+/// A pipeline's GETs run together (one MultiGet per shard) unless something in the run needs
+/// them one by one; either way each reply is what that GET alone would answer at its place
+/// in the pipeline: after the writes before it, with WRONGTYPE and nil where due.
+#[test]
+fn pipelined_gets_answer_in_order_after_earlier_writes() {
+    let srv = common::Server::start();
+    let c = &mut srv.conn();
+    assert_eq!(ok(c, &[b"HSET", b"h", b"f", b"v"]), Value::Int(1));
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg("a").arg("1");
+    for key in ["a", "missing", "a", "{a}b"] {
+        pipe.cmd("GET").arg(key);
+    }
+    pipe.cmd("SET").arg("a").arg("2");
+    for key in ["a", "a", "missing", "a"] {
+        pipe.cmd("GET").arg(key);
+    }
+    let values: Vec<Value> = pipe.query(c).unwrap();
+    let one = bulk(b"1");
+    let two = bulk(b"2");
+    assert_eq!(
+        values,
+        vec![
+            okay(),
+            one.clone(),
+            Value::Nil,
+            one,
+            Value::Nil,
+            okay(),
+            two.clone(),
+            two.clone(),
+            Value::Nil,
+            two,
+        ]
+    );
+    // WRONGTYPE inside a run of GETs, seen with raw replies.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", srv.redis_port)).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut raw, b"GET a\r\nGET h\r\nGET missing\r\nGET a\r\n").unwrap();
+    let want = b"$1\r\n2\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n$-1\r\n$1\r\n2\r\n";
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < want.len() && Instant::now() < deadline {
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut raw, &mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+}
