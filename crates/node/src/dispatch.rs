@@ -434,7 +434,9 @@ impl Node {
         // Where this node's store leads the shard (every read of a lone node), read here
         // first without building the request a forward needs: its encoding, the deadline and
         // the retry bookkeeping cost a tenth of a GET's user CPU. A store that turns out not
-        // to lead (or drops the read) leaves the read to the retrying path below.
+        // to lead (or drops the read) leaves the read to the retrying path below, within the
+        // same deadline.
+        let deadline = self.deadline();
         if self.leader_guess(shard) == Some(self.topology.me) {
             match self
                 .store
@@ -459,7 +461,6 @@ impl Node {
             },
             ..Default::default()
         };
-        let deadline = self.deadline();
         let results = self
             .routed(shard, request, Local::Read(op), deadline, None)
             .await?;
