@@ -443,65 +443,30 @@ impl Reader for Txn<'_> {
     }
 }
 
-/// One record of one shard at its latest state, read without a snapshot: a single RocksDB
-/// `Get` is consistent on its own, and skipping the snapshot spares a read two passes
-/// through RocksDB's DB mutex and two through the snapshot registry. The view serves one
-/// `get_raw`; a second read, or any scan, fails with [`StorageError::NotPointRead`], so an
-/// op that needs more is run again on a [`SnapshotView`] rather than mixing two states.
+/// The view a one-record op (see [`crate::ReadOp::reads_one_record`]) runs on in
+/// [`crate::ShardStore::read_points`], without a RocksDB snapshot: first it *probes*,
+/// recording the key the op asks for (and failing that read), then it *serves* that key's
+/// record, fetched with other ops' records in one `MultiGet`, once. Any other read, or any
+/// scan, fails with [`StorageError::NotPointRead`], so an op that needs more runs again on a
+/// [`SnapshotView`] rather than mixing two states.
 ///
-/// The compaction filter (`gc.rs`) may run meanwhile: it drops only records no read at the
-/// latest state can see (sub-keys of dead versions), which a snapshot's registration exists
-/// to protect, so this view needs none.
-pub struct PointView<'a> {
-    db: &'a Db,
-    cf_name: &'a str,
-    now_ms: u64,
-    used: std::cell::Cell<bool>,
-}
-
-impl<'a> PointView<'a> {
-    pub(crate) fn new(db: &'a Db, cf_name: &'a str, now_ms: u64) -> Self {
-        PointView {
-            db,
-            cf_name,
-            now_ms,
-            used: std::cell::Cell::new(false),
-        }
-    }
-}
-
-impl Reader for PointView<'_> {
-    fn now_ms(&self) -> u64 {
-        self.now_ms
-    }
-
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        if self.used.replace(true) {
-            return Err(StorageError::NotPointRead);
-        }
-        let cf = self.db.cf(self.cf_name)?;
-        Ok(self.db.rocks().get_cf(&cf, key)?)
-    }
-
-    fn scan_raw(
-        &self,
-        _start: &[u8],
-        _end: &[u8],
-        _reverse: bool,
-        _visit: &mut dyn FnMut(&[u8], &[u8]) -> KeepGoing,
-    ) -> Result<(), StorageError> {
-        Err(StorageError::NotPointRead)
-    }
-}
-
-/// A one-record op's view for [`crate::ShardStore::read_points`]: first it records the key
-/// the op asks for (and fails, as a [`PointView`] does at its second read), then it serves
-/// that key's record, fetched with the others' in one RocksDB `MultiGet`.
+/// No snapshot is needed: a `MultiGet` reads every key at one state on its own, and the
+/// compaction filter (`gc.rs`), which a snapshot's registration guards against, drops only
+/// sub-keys of dead versions, never the metadata records these ops read.
 pub(crate) struct PrefetchView {
     now_ms: u64,
-    /// The key the op asked for; once fetched, its record.
-    key: std::cell::RefCell<Option<Vec<u8>>>,
-    record: Option<Option<Vec<u8>>>,
+    state: std::cell::RefCell<Prefetch>,
+}
+
+/// What a [`PrefetchView`] does with the next read.
+enum Prefetch {
+    /// Record the key asked for (`None` until the op asks).
+    Probe(Option<Vec<u8>>),
+    /// Answer a read of `key` with `record`, which is taken by the first such read.
+    Serve {
+        key: Vec<u8>,
+        record: Option<Option<Vec<u8>>>,
+    },
 }
 
 impl PrefetchView {
@@ -509,22 +474,26 @@ impl PrefetchView {
     pub(crate) fn probe(now_ms: u64) -> Self {
         PrefetchView {
             now_ms,
-            key: std::cell::RefCell::new(None),
-            record: None,
+            state: std::cell::RefCell::new(Prefetch::Probe(None)),
         }
     }
 
-    /// The key the op asked for, if it asked for exactly one.
+    /// The key the op asked for while probing.
     pub(crate) fn asked(self) -> Option<Vec<u8>> {
-        self.key.into_inner()
+        match self.state.into_inner() {
+            Prefetch::Probe(key) => key,
+            Prefetch::Serve { .. } => None,
+        }
     }
 
     /// A view serving `record` as the value at `key`, once.
     pub(crate) fn serving(now_ms: u64, key: Vec<u8>, record: Option<Vec<u8>>) -> Self {
         PrefetchView {
             now_ms,
-            key: std::cell::RefCell::new(Some(key)),
-            record: Some(record),
+            state: std::cell::RefCell::new(Prefetch::Serve {
+                key,
+                record: Some(record),
+            }),
         }
     }
 }
@@ -535,21 +504,16 @@ impl Reader for PrefetchView {
     }
 
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let mut slot = self.key.borrow_mut();
-        match (&self.record, slot.as_deref()) {
-            // Probing: the first key asked for is recorded; any other read fails.
-            (None, None) => {
-                *slot = Some(key.to_vec());
-                Err(StorageError::NotPointRead)
+        match &mut *self.state.borrow_mut() {
+            Prefetch::Probe(asked @ None) => *asked = Some(key.to_vec()),
+            Prefetch::Serve { key: k, record } if k.as_slice() == key => {
+                if let Some(record) = record.take() {
+                    return Ok(record);
+                }
             }
-            // Serving: the fetched record, for its key only, once.
-            (Some(record), Some(k)) if k == key => {
-                let record = record.clone();
-                *slot = Some(Vec::new());
-                Ok(record)
-            }
-            _ => Err(StorageError::NotPointRead),
+            _ => {}
         }
+        Err(StorageError::NotPointRead)
     }
 
     fn scan_raw(

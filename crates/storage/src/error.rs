@@ -18,8 +18,8 @@ pub enum StorageError {
     /// An I/O error outside RocksDB (for example creating the data directory).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
-    /// A read op on a [`crate::engine::PointView`] asked for a second record; the caller runs
-    /// it again on a snapshot. Never reaches a client.
+    /// A read op asked a one-record view (`engine::PrefetchView`) for a record it does not
+    /// serve; the caller runs the op again on a snapshot. Never reaches a client.
     #[error("a point read asked for more than one record")]
     NotPointRead,
 }

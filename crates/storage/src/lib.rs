@@ -27,7 +27,7 @@ pub mod shard;
 pub mod types;
 
 pub use db::{Db, MemtableUpkeep, StorageConfig};
-pub use engine::{PointView, Reader, ReaderExt, SnapshotView, Txn};
+pub use engine::{Reader, ReaderExt, SnapshotView, Txn};
 pub use error::StorageError;
 pub use op::{ReadOp, WriteEntry, WriteOp};
 pub use output::{ExecError, ExecResult, Output};

@@ -130,7 +130,7 @@ pub enum ReadOp {
 
 impl ReadOp {
     /// Whether the op reads one record (a string's metadata, which holds its value), so it
-    /// may run on a [`crate::engine::PointView`] rather than a snapshot.
+    /// may be read without a snapshot ([`crate::ShardStore::read_points`]).
     pub fn reads_one_record(&self) -> bool {
         matches!(
             self,
